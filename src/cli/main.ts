@@ -1,0 +1,45 @@
+/**
+ * The `sockurl` command: parses flags and calls the library. Subcommands arrive with the
+ * CLI issue; for now `--help` and `--version` work.
+ */
+import { readFileSync } from "node:fs";
+
+const HELP = `sockurl — TCP, UDP, TLS and unix sockets addressed by transport URLs
+
+Usage:
+  sockurl --help         show this help
+  sockurl --version      print the version
+
+Transport URLs:
+  tcp://127.0.0.1:80  tcp://[::1]:80  udp://127.0.0.1:53  unix:///run/app.sock  udg:///run/log.sock
+  127.0.0.1:80 (no transport means tcp)
+
+The connect, listen, probe and demo subcommands are not available yet.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Runs the command with `argv` (without node and the script) and returns the exit code.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2));
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
+  const [first] = argv;
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    process.stdout.write(HELP);
+    return first === undefined ? 2 : 0;
+  }
+  if (first === "--version" || first === "-V") {
+    process.stdout.write(`sockurl ${version()}\n`);
+    return 0;
+  }
+  process.stderr.write(`sockurl: unknown command "${first}" (ERR_USAGE); the subcommands arrive in a later version. Try: sockurl --help\n`);
+  return 2;
+}

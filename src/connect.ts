@@ -1,0 +1,201 @@
+/**
+ * connect(): parse → validate → resolve → dial (Happy Eyeballs) → Socket, one path for
+ * every transport, all inside one deadline.
+ */
+import net from "node:net";
+import { isIP } from "node:net";
+import {
+  formatAddress, isDatagramTransport, isTlsTransport, parseAddress,
+  type Address, type InetAddress,
+} from "./address.js";
+import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
+import { Deadline } from "./deadline.js";
+import { SocketError, socketError, toSocketError } from "./errors.js";
+import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
+import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
+import { Socket } from "./socket.js";
+
+/** Connect deadline when none is given: 60 s, PHP's default_socket_timeout. */
+export const DEFAULT_CONNECT_TIMEOUT = 60_000;
+
+/** A datagram target: `udp://…` or `udg://…`. */
+export type DatagramTarget = `udp://${string}` | `udg://${string}` | `UDP://${string}` | `UDG://${string}`;
+
+/**
+ * Opens a connection to a transport URL.
+ *
+ * Stream transports (`tcp://`, bare `host:port`, `unix://`) give a `Socket`; datagram
+ * transports (`udp://`, `udg://`) give a connected `DatagramSocket`. Every failure rejects
+ * with a `SocketError`; bad input does so before any I/O.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "sockurl";
+ * const socket = await connect("tcp://[::1]:8080", { timeout: 5000 });
+ * const udp = await connect("udp://127.0.0.1:53");
+ * ```
+ */
+export function connect(target: DatagramTarget, options?: ConnectOptions): Promise<DatagramSocket>;
+export function connect(target: string | Address, options?: ConnectOptions): Promise<Socket>;
+export async function connect(target: string | Address, options?: ConnectOptions): Promise<Socket | DatagramSocket> {
+  const address = toAddress(target);
+  const url = formatAddress(address);
+  const opts = validateConnectOptions(options);
+  checkTransport(address, url, "connect");
+  if (!("path" in address) && address.port === 0) {
+    throw socketError("ERR_INVALID_ADDRESS", "address", url,
+      "port 0 is only valid for listen() and bindTo; give the port to connect to");
+  }
+  const bind = opts.bindTo === undefined ? undefined : parseBindTo(opts.bindTo, url);
+  const deadline = new Deadline(opts.timeout ?? DEFAULT_CONNECT_TIMEOUT, opts.signal, url);
+  try {
+    if (deadline.expired) throw deadline.expired;
+    if ("path" in address && address.transport === "udg") {
+      const backend = await openUnixDatagram({ connect: address.path, bind: bind?.host }, url, "connect");
+      return new DatagramSocket(backend, { transport: "udg", url, readTimeout: opts.readTimeout });
+    }
+    if ("path" in address) {
+      const pending = net.connect({ path: address.path, allowHalfOpen: true });
+      const stream = await deadline.race(dialAttempt(pending), () => pending.destroy());
+      return new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark });
+    }
+    deadline.phase = "resolve";
+    let addresses = await deadline.race(resolveHost(address.host, { family: opts.family, lookup: opts.lookup }, url));
+    deadline.phase = "connect";
+    if (bind) addresses = matchFamily(addresses, bind, url);
+    if (address.transport === "udp") {
+      const peer = addresses[0]!;
+      const backend = await openUdp({
+        family: peer.family, bind, connect: { host: peer.address, port: address.port },
+        reuseAddr: opts.reuseAddr, ipv6Only: opts.ipv6Only, broadcast: opts.broadcast,
+      }, url, "connect");
+      return new DatagramSocket(backend, { transport: "udp", url, readTimeout: opts.readTimeout });
+    }
+    const stream = await dialTcp(address, addresses, opts, bind, deadline, url);
+    return new Socket(stream, {
+      transport: address.transport, url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark,
+    });
+  } finally {
+    deadline.clear();
+  }
+}
+
+/** Parses a string target, or checks an Address object by round-tripping it. */
+export function toAddress(target: string | Address): Address {
+  if (typeof target === "string") return parseAddress(target);
+  if (target === null || typeof target !== "object") {
+    throw socketError("ERR_INVALID_ADDRESS", "address", undefined,
+      `the target must be a URL string like "tcp://127.0.0.1:80" or an Address object, got ${String(target)}`);
+  }
+  return parseAddress(formatAddress(target));
+}
+
+/** Refuses transports that parse but cannot be used (yet). */
+export function checkTransport(address: Address, url: string, what: "connect" | "listen"): void {
+  const t = address.transport;
+  if (t === "sslv2" || t === "sslv3") {
+    throw socketError("ERR_UNSUPPORTED_TRANSPORT", "address", url,
+      `${t === "sslv2" ? "SSL 2.0" : "SSL 3.0"} is prohibited (${t === "sslv2" ? "RFC 6176" : "RFC 7568"}) and absent from the TLS stack; use tls:// instead`);
+  }
+  if (isTlsTransport(t)) {
+    throw socketError("ERR_UNSUPPORTED_TRANSPORT", "address", url,
+      `${t}:// is not yet available in this version of sockurl; ${what} with tcp:// for now`);
+  }
+}
+
+function parseBindTo(bindTo: string, url: string): { host: string; port: number } {
+  let a: Address;
+  try {
+    a = parseAddress(bindTo.includes("://") ? bindTo : `tcp://${bindTo}`);
+  } catch (err) {
+    throw socketError("ERR_INVALID_OPTION", "address", url,
+      `bindTo must be "ip:port" (e.g. "127.0.0.1:0" or "[::1]:0"), got ${JSON.stringify(bindTo)}`, { cause: err });
+  }
+  if (!("host" in a) || isIP(a.host) === 0) {
+    throw socketError("ERR_INVALID_OPTION", "address", url,
+      `bindTo needs an IP address, not a name: got ${JSON.stringify(bindTo)}`);
+  }
+  return { host: a.host, port: a.port };
+}
+
+function matchFamily(addresses: LookupAddress[], bind: { host: string }, url: string): LookupAddress[] {
+  const family = isIP(bind.host);
+  const usable = addresses.filter((a) => a.family === family);
+  if (usable.length === 0) {
+    throw socketError("EAFNOSUPPORT", "connect", url,
+      `bindTo ${bind.host} is IPv${family} but the target has no IPv${family} address`);
+  }
+  return usable;
+}
+
+/** Resolves when `socket` connects; rejects (and destroys it) when it fails. */
+function dialAttempt(socket: net.Socket): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      socket.off("connect", onConnect);
+      socket.destroy();
+      reject(err);
+    };
+    const onConnect = () => {
+      socket.off("error", onError);
+      resolve(socket);
+    };
+    socket.once("error", onError);
+    socket.once("connect", onConnect);
+  });
+}
+
+function dialTcp(
+  address: InetAddress,
+  addresses: LookupAddress[],
+  opts: ConnectOptions,
+  bind: { host: string; port: number } | undefined,
+  deadline: Deadline,
+  url: string,
+): Promise<net.Socket> {
+  const keepAlive = opts.keepAlive ?? false;
+  const dial = (a: LookupAddress): Attempt<net.Socket> => {
+    const socket = net.connect({
+      host: a.address,
+      port: address.port,
+      family: a.family,
+      allowHalfOpen: true,
+      noDelay: opts.noDelay ?? true,
+      keepAlive: keepAlive !== false,
+      ...(typeof keepAlive === "number" ? { keepAliveInitialDelay: keepAlive } : {}),
+      ...(bind ? { localAddress: bind.host, localPort: bind.port } : {}),
+    });
+    return { promise: dialAttempt(socket), cancel: () => socket.destroy() };
+  };
+  const race = happyEyeballs(addresses, dial, opts.attemptDelay ?? DEFAULT_ATTEMPT_DELAY, (s) => s.destroy());
+  return deadline.race(race.promise, race.cancel).catch((err: unknown) => {
+    if (err instanceof SocketError) {
+      // The deadline passed: keep what the attempts so far learned.
+      if (race.failures.length === 0) throw err;
+      throw socketError(err.code, err.phase, url, err.message.replace(/^.*?: /, "").replace(/ \([A-Z_]+\)$/, ""),
+        { cause: attemptErrors(race.failures) });
+    }
+    throw combineFailures(err as AttemptFailure[], url);
+  });
+}
+
+function attemptErrors(failures: AttemptFailure[]): AggregateError {
+  return new AggregateError(failures.map((f) => f.error),
+    failures.map((f) => `${f.address.address}: ${(f.error as Error).message}`).join("; "));
+}
+
+/** One error for a connect whose every attempt failed, keeping each attempt's error. */
+function combineFailures(failures: AttemptFailure[], url: string): SocketError {
+  if (failures.length === 1) return toSocketError(failures[0]!.error, "connect", url);
+  const first = toSocketError(failures[0]!.error, "connect", url);
+  const each = failures.map((f) => {
+    const e = toSocketError(f.error, "connect");
+    return `${f.address.family === 6 ? `[${f.address.address}]` : f.address.address} ${e.code}`;
+  });
+  return new SocketError(
+    `connect ${url}: all ${failures.length} addresses failed (${each.join(", ")}) (${first.code})`,
+    { code: first.code, phase: "connect", address: url, errno: first.errno, cause: attemptErrors(failures) },
+  );
+}
+
+export { isDatagramTransport };

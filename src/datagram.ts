@@ -1,0 +1,418 @@
+/**
+ * DatagramSocket: UDP (`udp://`) and unix datagram (`udg://`) sockets, connected or bound,
+ * with a bounded receive queue that counts what it had to drop.
+ */
+import dgram from "node:dgram";
+import { constants as osConstants } from "node:os";
+import unixDgram from "unix-dgram";
+import { formatAddress, parseAddress, type Address } from "./address.js";
+import { SocketError, socketError, toSocketError } from "./errors.js";
+import { validateTimeout } from "./options.js";
+import type { Endpoint } from "./socket.js";
+
+/** One received datagram and who sent it. */
+export interface Datagram {
+  data: Buffer;
+  /** The sender; for unbound unix datagram senders `host` is "". */
+  remote: Endpoint;
+}
+
+/** The largest UDP payloads IPv4 and IPv6 can carry (65535 minus the headers). */
+const MAX_UDP4_PAYLOAD = 65507;
+const MAX_UDP6_PAYLOAD = 65527;
+const DEFAULT_RECEIVE_QUEUE = 1024;
+
+type Destination = { host: string; port: number } | { path: string } | null;
+
+/** What differs between UDP and unix datagram sockets (internal). */
+export interface DatagramBackend {
+  /** Sends one datagram; `to` is null on a connected socket. */
+  send(data: Buffer, to: Destination, done: (err?: unknown) => void): void;
+  local(): Endpoint;
+  remote(): Endpoint | null;
+  close(): void;
+  /** Called by the backend for each datagram and for asynchronous errors. */
+  onMessage: (data: Buffer, remote: Endpoint) => void;
+  onError: (err: unknown) => void;
+}
+
+interface Waiter {
+  resolve: (d: Datagram) => void;
+  reject: (e: SocketError) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * A UDP or unix datagram socket. From `connect("udp://…")` it is connected (use `send`);
+ * from `listen("udp://…")` it is bound (use `receive` and `sendTo`).
+ *
+ * @example
+ * ```ts
+ * import { connect } from "sockurl";
+ * const udp = await connect("udp://127.0.0.1:5353");
+ * await udp.send("ping");
+ * const { data } = await udp.receive();
+ * await udp.close();
+ * ```
+ */
+export class DatagramSocket implements AsyncIterable<Datagram> {
+  readonly transport: "udp" | "udg";
+  /** The peer's URL when connected, else this socket's own bound URL. */
+  readonly url: string;
+  #backend: DatagramBackend;
+  #queue: Datagram[] = [];
+  #waiters: Waiter[] = [];
+  #limit: number;
+  #dropped = 0;
+  #closed = false;
+  #failure: SocketError | null = null;
+  #readTimeout: number;
+
+  /** @internal Use `connect()` or `listen()`. */
+  constructor(backend: DatagramBackend, init: { transport: "udp" | "udg"; url: string; receiveQueue?: number | undefined; readTimeout?: number | undefined }) {
+    this.transport = init.transport;
+    this.url = init.url;
+    this.#backend = backend;
+    this.#limit = init.receiveQueue ?? DEFAULT_RECEIVE_QUEUE;
+    this.#readTimeout = init.readTimeout ?? 0;
+    backend.onMessage = (data, remote) => this.#deliver({ data, remote });
+    backend.onError = (err) => this.#fail(toSocketError(err, "read", this.url));
+  }
+
+  /** This socket's address. */
+  get local(): Endpoint {
+    return this.#backend.local();
+  }
+
+  /** The connected peer, or null on a bound socket. */
+  get remote(): Endpoint | null {
+    return this.#backend.remote();
+  }
+
+  /** Datagrams discarded because `receiveQueue` was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Milliseconds `receive()` waits before it rejects with ETIMEDOUT; 0 waits forever. */
+  get readTimeout(): number {
+    return this.#readTimeout;
+  }
+
+  set readTimeout(ms: number) {
+    this.#readTimeout = validateTimeout(ms, "readTimeout");
+  }
+
+  #deliver(d: Datagram): void {
+    const w = this.#waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(d);
+    } else if (this.#queue.length < this.#limit) {
+      this.#queue.push(d);
+    } else {
+      this.#dropped++;
+    }
+  }
+
+  #fail(err: SocketError): void {
+    // An ICMP error on a connected socket is reported to the next receive, once.
+    const w = this.#waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    } else {
+      this.#failure = err;
+    }
+  }
+
+  /**
+   * Sends one datagram to the connected peer.
+   *
+   * @example
+   * ```ts
+   * await udp.send(Buffer.from([0x00, 0x01]));
+   * ```
+   */
+  send(data: string | Uint8Array): Promise<void> {
+    if (this.#backend.remote() === null) {
+      return Promise.reject(socketError("ERR_INVALID_ADDRESS", "write", this.url,
+        "this socket is not connected; use sendTo(data, target)"));
+    }
+    return this.#send(data, null);
+  }
+
+  /**
+   * Sends one datagram to `target` (`"udp://127.0.0.1:53"`, `"127.0.0.1:53"`, `"udg:///tmp/s"`).
+   *
+   * @example
+   * ```ts
+   * await server.sendTo("pong", from.remote);
+   * ```
+   */
+  sendTo(data: string | Uint8Array, target: string | Address | Endpoint): Promise<void> {
+    let to: Destination;
+    try {
+      to = this.#destination(target);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#send(data, to);
+  }
+
+  #destination(target: string | Address | Endpoint): Destination {
+    if (typeof target === "object" && target !== null && "family" in target) {
+      return target.family === "unix" ? { path: target.host } : { host: target.host, port: target.port };
+    }
+    let address: Address;
+    if (typeof target === "string" && this.transport === "udg" && !target.includes("://")) {
+      address = { transport: "udg", path: target };
+    } else {
+      address = typeof target === "string"
+        ? parseAddress(target.includes("://") ? target : `${this.transport}://${target}`)
+        : target;
+    }
+    if (address.transport !== this.transport) {
+      throw socketError("ERR_INVALID_ADDRESS", "write", formatAddress(address),
+        `a ${this.transport}:// socket cannot send to a ${address.transport}:// address`);
+    }
+    return "path" in address ? { path: address.path } : { host: address.host, port: address.port };
+  }
+
+  #send(data: string | Uint8Array, to: Destination): Promise<void> {
+    if (this.#closed) return Promise.reject(socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed"));
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      return Promise.reject(socketError("ERR_INVALID_OPTION", "write", this.url, "data must be a string or a Uint8Array"));
+    }
+    const buf = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (this.transport === "udp") {
+      const family = to !== null && "host" in to ? (to.host.includes(":") ? 6 : 4) : this.local.family === "IPv6" ? 6 : 4;
+      const max = family === 6 ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
+      if (buf.length > max) {
+        return Promise.reject(socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url,
+          `${buf.length} bytes exceed the largest UDP/IPv${family} payload of ${max} bytes`));
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.#backend.send(buf, to, (err) => {
+        if (err === undefined || err === null) return resolve();
+        const e = toSocketError(err, "write", this.url);
+        reject(e.code === "EMSGSIZE"
+          ? socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url, `${buf.length} bytes are more than the socket can send`, { cause: err })
+          : e);
+      });
+    });
+  }
+
+  /**
+   * The next datagram, waiting up to `readTimeout` ms.
+   *
+   * @example
+   * ```ts
+   * const { data, remote } = await server.receive();
+   * ```
+   */
+  receive(): Promise<Datagram> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#failure) {
+      const err = this.#failure;
+      this.#failure = null;
+      return Promise.reject(err);
+    }
+    if (this.#closed) return Promise.reject(socketError("ERR_SOCKET_CLOSED", "read", this.url, "the socket is closed"));
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve, reject, timer: undefined };
+      if (this.#readTimeout > 0) {
+        const ms = this.#readTimeout;
+        w.timer = setTimeout(() => {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1);
+          reject(socketError("ETIMEDOUT", "read", this.url, `no datagram within readTimeout ${ms} ms`));
+        }, ms);
+      }
+      this.#waiters.push(w);
+    });
+  }
+
+  /**
+   * Datagrams until the socket is closed.
+   *
+   * @example
+   * ```ts
+   * for await (const { data, remote } of server) await server.sendTo(data, remote);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Datagram> {
+    for (;;) {
+      try {
+        yield await this.receive();
+      } catch (err) {
+        if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Closes the socket; waiting receives reject with ERR_SOCKET_CLOSED. Safe to call twice.
+   *
+   * @example
+   * ```ts
+   * await udp.close();
+   * ```
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    const err = socketError("ERR_SOCKET_CLOSED", "read", this.url, "the socket was closed");
+    for (const w of this.#waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.#queue = [];
+    this.#backend.close();
+    return Promise.resolve();
+  }
+}
+
+// ---------------------------------------------------------------- UDP
+
+/** Options for opening a UDP socket (internal). */
+export interface UdpOpenOptions {
+  family: 4 | 6;
+  bind?: { host: string; port: number } | undefined;
+  connect?: { host: string; port: number } | undefined;
+  reuseAddr?: boolean | undefined;
+  ipv6Only?: boolean | undefined;
+  broadcast?: boolean | undefined;
+}
+
+/**
+ * Opens, binds and optionally connects a UDP socket; rejects with the OS error.
+ *
+ * @example
+ * ```ts
+ * const backend = await openUdp({ family: 4, connect: { host: "127.0.0.1", port: 53 } });
+ * ```
+ */
+export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "listen"): Promise<DatagramBackend> {
+  const socket = dgram.createSocket({
+    type: o.family === 6 ? "udp6" : "udp4",
+    reuseAddr: o.reuseAddr ?? false,
+    ...(o.ipv6Only === undefined ? {} : { ipv6Only: o.ipv6Only }),
+  });
+  const backend: DatagramBackend = {
+    send(data, to, done) {
+      if (to === null) socket.send(data, (err) => done(err ?? undefined));
+      else if ("host" in to) socket.send(data, to.port, to.host, (err) => done(err ?? undefined));
+      else done(socketError("ERR_INVALID_ADDRESS", "write", url, "a udp:// socket cannot send to a path"));
+    },
+    local() {
+      const a = socket.address();
+      return { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
+    },
+    remote() {
+      try {
+        const a = socket.remoteAddress();
+        return { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
+      } catch {
+        return null;
+      }
+    },
+    close() {
+      socket.close();
+    },
+    onMessage: () => {},
+    onError: () => {},
+  };
+  socket.on("message", (msg, rinfo) =>
+    backend.onMessage(msg, { host: rinfo.address, port: rinfo.port, family: rinfo.family === "IPv6" ? "IPv6" : "IPv4" }));
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown) => {
+      socket.close();
+      reject(toSocketError(err, phase, url));
+    };
+    socket.once("error", fail);
+    const ready = () => {
+      socket.off("error", fail);
+      socket.on("error", (err) => backend.onError(err));
+      if (o.broadcast) socket.setBroadcast(true);
+      resolve(backend);
+    };
+    socket.bind({ address: o.bind?.host ?? (o.family === 6 ? "::" : "0.0.0.0"), port: o.bind?.port ?? 0 }, () => {
+      if (o.connect === undefined) return ready();
+      socket.connect(o.connect.port, o.connect.host, ready);
+    });
+  });
+}
+
+// ---------------------------------------------------------------- unix datagrams
+
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, n]) => [n, name]),
+);
+
+function unixError(err: Error & { code?: unknown; errno?: unknown; syscall?: string }): Error {
+  const n = typeof err.errno === "number" ? Math.abs(err.errno) : NaN;
+  const name = ERRNO_NAMES.get(n);
+  if (err.code === 1) return Object.assign(new Error("the receiver's queue is full"), { code: "EAGAIN", errno: 11 });
+  return name ? Object.assign(new Error(`${err.syscall ?? "unix datagram"} ${name}`), { code: name, errno: n }) : err;
+}
+
+/**
+ * Opens a unix datagram socket, bound to `bind` and/or connected to `connect`.
+ *
+ * @example
+ * ```ts
+ * const backend = await openUnixDatagram({ bind: "/tmp/server.sock" }, "udg:///tmp/server.sock", "listen");
+ * ```
+ */
+export function openUnixDatagram(
+  o: { bind?: string | undefined; connect?: string | undefined },
+  url: string,
+  phase: "connect" | "listen",
+): Promise<DatagramBackend> {
+  return new Promise((resolve, reject) => {
+    let socket: ReturnType<typeof unixDgram.createSocket>;
+    try {
+      socket = unixDgram.createSocket("unix_dgram");
+    } catch (err) {
+      return reject(toSocketError(unixError(err as Error), phase, url));
+    }
+    let open = true;
+    const backend: DatagramBackend = {
+      send(data, to, done) {
+        const cb = (err?: Error & { code?: number }) => done(err ? unixError(err) : undefined);
+        if (to === null) socket.send(data, cb);
+        else if ("path" in to) socket.send(data, 0, data.length, to.path, cb);
+        else done(socketError("ERR_INVALID_ADDRESS", "write", url, "a udg:// socket sends to paths, not host:port"));
+      },
+      local: () => ({ host: o.bind ?? "", port: 0, family: "unix" }),
+      remote: () => (o.connect === undefined ? null : { host: o.connect, port: 0, family: "unix" }),
+      close() {
+        if (open) {
+          open = false;
+          socket.close();
+        }
+      },
+      onMessage: () => {},
+      onError: () => {},
+    };
+    let failed: unknown = null;
+    socket.on("error", (err) => {
+      if (failed === null && !ready) failed = unixError(err);
+      else backend.onError(unixError(err));
+    });
+    socket.on("message", (buf, rinfo) => backend.onMessage(buf, { host: rinfo.path ?? "", port: 0, family: "unix" }));
+    let ready = false;
+    // unix-dgram reports bind/connect errors synchronously through 'error'.
+    if (o.bind !== undefined) socket.bind(o.bind);
+    if (failed === null && o.connect !== undefined) socket.connect(o.connect);
+    if (failed !== null) {
+      backend.close();
+      return reject(toSocketError(failed, phase, url));
+    }
+    ready = true;
+    resolve(backend);
+  });
+}

@@ -1,0 +1,21 @@
+/**
+ * sockurl: TCP, UDP, TLS and unix sockets addressed by transport URLs.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "sockurl";
+ * const server = await listen("tcp://127.0.0.1:0");
+ * const client = await connect(server.url);
+ * ```
+ */
+export { connect, type DatagramTarget } from "./connect.js";
+export { listen, Server, type AcceptOptions } from "./server.js";
+export { Socket, type Endpoint, type ReadLineOptions } from "./socket.js";
+export { DatagramSocket, type Datagram } from "./datagram.js";
+export {
+  parseAddress, formatAddress, INET_TRANSPORTS, LOCAL_TRANSPORTS,
+  type Address, type InetAddress, type LocalAddress, type Transport, type InetTransport,
+  type LocalTransport, type ParseAddressOptions,
+} from "./address.js";
+export { SocketError, ERROR_CODES, type ErrorCode, type Phase } from "./errors.js";
+export type { ConnectOptions, ListenOptions, Lookup, LookupAddress } from "./options.js";

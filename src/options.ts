@@ -1,0 +1,202 @@
+/**
+ * Option types and their validation. Every option is checked here, before any I/O,
+ * and a bad one is an ERR_INVALID_OPTION that names the option and what it accepts.
+ */
+import { socketError } from "./errors.js";
+
+/** One address a resolver returns. */
+export interface LookupAddress {
+  address: string;
+  family: 4 | 6;
+}
+
+/**
+ * A resolver: given a host name, the addresses to try, in preference order.
+ *
+ * @example
+ * ```ts
+ * const lookup: Lookup = async () => [{ address: "127.0.0.1", family: 4 }];
+ * await connect("tcp://db.internal:5432", { lookup });
+ * ```
+ */
+export type Lookup = (
+  hostname: string,
+  options: { family: 0 | 4 | 6 },
+) => Promise<readonly LookupAddress[]> | readonly LookupAddress[];
+
+/** Options of `connect()`. */
+export interface ConnectOptions {
+  /** Deadline in ms for the whole connect (resolve, dial, handshakes); default 60 000; 0 = none. */
+  timeout?: number;
+  /** Aborts the connect. */
+  signal?: AbortSignal;
+  /** Local `ip:port` to bind before connecting (`"127.0.0.1:0"`, `"[::1]:0"`). */
+  bindTo?: string;
+  /** Disable Nagle's algorithm (default true). */
+  noDelay?: boolean;
+  /** TCP keep-alive: `true`, or the initial delay in ms. */
+  keepAlive?: boolean | number;
+  /** Restrict name resolution to IPv4 (4) or IPv6 (6); 0 = both (default). */
+  family?: 0 | 4 | 6;
+  /** A custom resolver, instead of the system's. */
+  lookup?: Lookup;
+  /** Happy Eyeballs: ms between starting attempts to successive addresses (RFC 8305; default 250). */
+  attemptDelay?: number;
+  /** Read deadline in ms for each read on the socket (0 = none). */
+  readTimeout?: number;
+  /** Bytes read ahead before the socket pauses (default 64 KiB). */
+  highWaterMark?: number;
+  /** UDP: allow sending to broadcast addresses. */
+  broadcast?: boolean;
+  /** UDP: SO_REUSEADDR on the local socket. */
+  reuseAddr?: boolean;
+  /** UDP over IPv6: IPV6_V6ONLY on the local socket. */
+  ipv6Only?: boolean;
+}
+
+/** Options of `listen()`. */
+export interface ListenOptions {
+  /** Length of the queue of pending connections (default 511). */
+  backlog?: number;
+  /** SO_REUSEPORT, so several processes can share the port (Linux). */
+  reusePort?: boolean;
+  /** IPV6_V6ONLY: an IPv6 listener does not also take IPv4. */
+  ipv6Only?: boolean;
+  /** UDP: SO_REUSEADDR. */
+  reuseAddr?: boolean;
+  /** UDP: allow sending to broadcast addresses. */
+  broadcast?: boolean;
+  /** Options given to every accepted socket. */
+  noDelay?: boolean;
+  keepAlive?: boolean | number;
+  readTimeout?: number;
+  highWaterMark?: number;
+  /** Accepted sockets waiting for `accept()` before the listener stops taking more (default 128). */
+  acceptQueue?: number;
+  /** UDP: datagrams queued for `receive()` before new ones are dropped (default 1024). */
+  receiveQueue?: number;
+  signal?: AbortSignal;
+}
+
+const CONNECT_KEYS = new Set<string>([
+  "timeout", "signal", "bindTo", "noDelay", "keepAlive", "family", "lookup", "attemptDelay",
+  "readTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls", "startTls",
+]);
+const LISTEN_KEYS = new Set<string>([
+  "backlog", "reusePort", "ipv6Only", "reuseAddr", "broadcast", "noDelay", "keepAlive",
+  "readTimeout", "highWaterMark", "acceptQueue", "receiveQueue", "signal", "tls",
+]);
+
+function invalid(text: string) {
+  return socketError("ERR_INVALID_OPTION", "address", undefined, text);
+}
+
+/**
+ * A non-negative finite number of milliseconds (0 means "no deadline").
+ *
+ * @example
+ * ```ts
+ * validateTimeout(5000, "timeout"); // 5000
+ * ```
+ */
+export function validateTimeout(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1) {
+    throw invalid(`${name} must be a number of milliseconds from 0 to 2147483647, got ${show(value)}`);
+  }
+  return value;
+}
+
+function checkBoolean(o: Record<string, unknown>, key: string): void {
+  if (o[key] !== undefined && typeof o[key] !== "boolean") {
+    throw invalid(`${key} must be true or false, got ${show(o[key])}`);
+  }
+}
+
+function checkPositiveInt(o: Record<string, unknown>, key: string, max = 2 ** 31 - 1): void {
+  const v = o[key];
+  if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v > 0 && v <= max)) {
+    throw invalid(`${key} must be an integer from 1 to ${max}, got ${show(v)}`);
+  }
+}
+
+function checkObject(options: unknown, what: string, known: Set<string>): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw invalid(`${what} options must be an object, got ${show(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw invalid(`unknown ${what} option "${key}"; known: ${[...known].join(", ")}`);
+  }
+  return options as Record<string, unknown>;
+}
+
+function checkSignal(o: Record<string, unknown>): void {
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw invalid(`signal must be an AbortSignal, got ${show(o.signal)}`);
+  }
+}
+
+function checkKeepAlive(o: Record<string, unknown>): void {
+  const v = o.keepAlive;
+  if (v !== undefined && typeof v !== "boolean" && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) {
+    throw invalid(`keepAlive must be true, false or an initial delay in ms, got ${show(v)}`);
+  }
+}
+
+/**
+ * Checks connect() options before any I/O; returns them unchanged (never mutated).
+ *
+ * @example
+ * ```ts
+ * validateConnectOptions({ timeout: -1 }); // throws ERR_INVALID_OPTION
+ * ```
+ */
+export function validateConnectOptions(options: unknown): ConnectOptions {
+  const o = checkObject(options, "connect", CONNECT_KEYS);
+  if (o.timeout !== undefined) validateTimeout(o.timeout, "timeout");
+  if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout");
+  if (o.attemptDelay !== undefined) validateTimeout(o.attemptDelay, "attemptDelay");
+  checkSignal(o);
+  for (const key of ["noDelay", "broadcast", "reuseAddr", "ipv6Only"]) checkBoolean(o, key);
+  checkKeepAlive(o);
+  checkPositiveInt(o, "highWaterMark");
+  if (o.family !== undefined && o.family !== 0 && o.family !== 4 && o.family !== 6) {
+    throw invalid(`family must be 0, 4 or 6, got ${show(o.family)}`);
+  }
+  if (o.lookup !== undefined && typeof o.lookup !== "function") {
+    throw invalid(`lookup must be a function (hostname, { family }) => addresses, got ${show(o.lookup)}`);
+  }
+  if (o.bindTo !== undefined && typeof o.bindTo !== "string") {
+    throw invalid(`bindTo must be a string "ip:port", got ${show(o.bindTo)}`);
+  }
+  return o as ConnectOptions;
+}
+
+/**
+ * Checks listen() options before any I/O; returns them unchanged.
+ *
+ * @example
+ * ```ts
+ * validateListenOptions({ backlog: 0 }); // throws ERR_INVALID_OPTION
+ * ```
+ */
+export function validateListenOptions(options: unknown): ListenOptions {
+  const o = checkObject(options, "listen", LISTEN_KEYS);
+  for (const key of ["reusePort", "ipv6Only", "reuseAddr", "broadcast", "noDelay"]) checkBoolean(o, key);
+  checkKeepAlive(o);
+  checkSignal(o);
+  checkPositiveInt(o, "backlog", 65535);
+  checkPositiveInt(o, "highWaterMark");
+  checkPositiveInt(o, "acceptQueue");
+  checkPositiveInt(o, "receiveQueue");
+  if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout");
+  return o as ListenOptions;
+}
+
+function show(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "function") return "a function";
+  if (v === null) return "null";
+  if (typeof v === "object") return Array.isArray(v) ? "an array" : "an object";
+  return String(v);
+}

@@ -1,0 +1,274 @@
+/**
+ * listen() and Server: stream listeners (tcp, unix) with an accept queue, and bound
+ * datagram sockets (udp, udg).
+ */
+import net from "node:net";
+import { isIP } from "node:net";
+import { formatAddress, type Address, type InetAddress } from "./address.js";
+import { checkTransport, toAddress, type DatagramTarget } from "./connect.js";
+import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
+import { SocketError, socketError, toSocketError } from "./errors.js";
+import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
+import { resolveHost } from "./resolve.js";
+import { Socket } from "./socket.js";
+
+const DEFAULT_BACKLOG = 511;
+const DEFAULT_ACCEPT_QUEUE = 128;
+
+/** Options of `Server.accept()`. */
+export interface AcceptOptions {
+  /** Give up after this many ms with ETIMEDOUT (0 or absent: wait forever). */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+interface Acceptor {
+  resolve: (s: Socket) => void;
+  reject: (e: SocketError) => void;
+  cleanup: () => void;
+}
+
+/**
+ * A listening stream socket. Connections queue until `accept()` takes them.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "sockurl";
+ * const server = await listen("tcp://127.0.0.1:0");
+ * console.log(server.url); // tcp://127.0.0.1:40123
+ * for await (const socket of server) {
+ *   await socket.write("hello\r\n");
+ *   await socket.close();
+ * }
+ * ```
+ */
+export class Server implements AsyncIterable<Socket> {
+  /** The URL clients connect to, with the real port. */
+  readonly url: string;
+  /** The bound address, with the real port. */
+  readonly address: Address;
+  #server: net.Server;
+  #queue: Socket[] = [];
+  #acceptors: Acceptor[] = [];
+  #queueLimit: number;
+  #dropped = 0;
+  #closed = false;
+
+  /** @internal Use `listen()`. */
+  constructor(server: net.Server, address: Address, options: ListenOptions) {
+    this.#server = server;
+    this.address = address;
+    this.url = formatAddress(address);
+    this.#queueLimit = options.acceptQueue ?? DEFAULT_ACCEPT_QUEUE;
+    const transport = address.transport === "unix" ? "unix" : "tcp";
+    server.on("connection", (raw: net.Socket) => {
+      // Attach the error listener before anything else can happen on this socket.
+      const remote = raw.remoteAddress;
+      const peerUrl = remote === undefined
+        ? this.url
+        : formatAddress({ transport, host: remote, port: raw.remotePort ?? 0 } as InetAddress);
+      if (transport === "tcp") {
+        raw.setNoDelay(options.noDelay ?? true);
+        if (options.keepAlive !== undefined && options.keepAlive !== false) {
+          raw.setKeepAlive(true, typeof options.keepAlive === "number" ? options.keepAlive : 0);
+        }
+      }
+      const socket = new Socket(raw, {
+        transport, url: peerUrl, readTimeout: options.readTimeout, highWaterMark: options.highWaterMark,
+      });
+      this.#offer(socket);
+    });
+    // Accept errors (EMFILE and the like) must not crash the process; the listener goes on.
+    server.on("error", () => {});
+  }
+
+  /** Connections dropped because the accept queue was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  #offer(socket: Socket): void {
+    const acceptor = this.#acceptors.shift();
+    if (acceptor) {
+      acceptor.cleanup();
+      acceptor.resolve(socket);
+    } else if (this.#queue.length < this.#queueLimit) {
+      this.#queue.push(socket);
+    } else {
+      this.#dropped++;
+      socket.destroy();
+    }
+  }
+
+  /**
+   * The next connection, waiting for one if none is queued.
+   *
+   * @example
+   * ```ts
+   * const socket = await server.accept({ timeout: 5000 });
+   * ```
+   */
+  accept(options: AcceptOptions = {}): Promise<Socket> {
+    try {
+      if (options.timeout !== undefined) validateTimeout(options.timeout, "timeout");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    if (options.signal?.aborted) return Promise.reject(this.#abortError(options.signal));
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const signal = options.signal;
+      const acceptor: Acceptor = {
+        resolve,
+        reject,
+        cleanup: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+        },
+      };
+      const giveUp = (err: SocketError) => {
+        const i = this.#acceptors.indexOf(acceptor);
+        if (i !== -1) this.#acceptors.splice(i, 1);
+        acceptor.cleanup();
+        reject(err);
+      };
+      const onAbort = () => giveUp(this.#abortError(signal!));
+      if (options.timeout) {
+        const ms = options.timeout;
+        timer = setTimeout(() => giveUp(socketError("ETIMEDOUT", "accept", this.url, `no connection within ${ms} ms`)), ms);
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#acceptors.push(acceptor);
+    });
+  }
+
+  /**
+   * Connections as they arrive, until the server is closed.
+   *
+   * @example
+   * ```ts
+   * for await (const socket of server) handle(socket);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Socket> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Stops listening. Pending `accept()` calls reject with ERR_SOCKET_CLOSED and queued,
+   * never-accepted connections are closed; accepted sockets stay open.
+   *
+   * @example
+   * ```ts
+   * await server.close();
+   * ```
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    const err = this.#closedError();
+    for (const a of this.#acceptors.splice(0)) {
+      a.cleanup();
+      a.reject(err);
+    }
+    for (const s of this.#queue.splice(0)) s.destroy();
+    return new Promise((resolve) => {
+      // net.Server's close callback waits for accepted sockets too; only the listener matters here.
+      this.#server.close();
+      setImmediate(resolve);
+    });
+  }
+
+  #closedError(): SocketError {
+    return socketError("ERR_SOCKET_CLOSED", "accept", this.url, "the server is closed");
+  }
+
+  #abortError(signal: AbortSignal): SocketError {
+    return socketError("ERR_ABORTED", "accept", this.url, "aborted by the caller's signal", { cause: signal.reason });
+  }
+}
+
+/**
+ * Listens on a transport URL. Stream transports give a `Server`; `udp://` and `udg://` give
+ * a bound `DatagramSocket`. Port 0 picks a free port; `server.url` tells which.
+ *
+ * @example
+ * ```ts
+ * import { listen } from "sockurl";
+ * const server = await listen("tcp://[::1]:0", { backlog: 128 });
+ * const udp = await listen("udp://127.0.0.1:0");
+ * ```
+ */
+export function listen(target: DatagramTarget, options?: ListenOptions): Promise<DatagramSocket>;
+export function listen(target: string | Address, options?: ListenOptions): Promise<Server>;
+export async function listen(target: string | Address, options?: ListenOptions): Promise<Server | DatagramSocket> {
+  const address = toAddress(target);
+  const url = formatAddress(address);
+  const opts = validateListenOptions(options);
+  checkTransport(address, url, "listen");
+  if (opts.reusePort && !supportsReusePort()) {
+    throw socketError("ERR_INVALID_OPTION", "address", url,
+      `reusePort needs Node.js 22.12 or later (this is ${process.version})`);
+  }
+  if ("path" in address) {
+    if (address.transport === "udg") {
+      const backend = await openUnixDatagram({ bind: address.path }, url, "listen");
+      return new DatagramSocket(backend, { transport: "udg", url, receiveQueue: opts.receiveQueue, readTimeout: opts.readTimeout });
+    }
+    const server = await bindServer({ path: address.path, backlog: opts.backlog ?? DEFAULT_BACKLOG }, url, opts.signal);
+    return new Server(server, address, opts);
+  }
+  let host = address.host;
+  if (isIP(host) === 0) {
+    const found = await resolveHost(host, {}, url).catch((err: unknown) => {
+      throw toSocketError(err, "listen", url);
+    });
+    host = found[0]!.address;
+  }
+  if (address.transport === "udp") {
+    const backend = await openUdp({
+      family: isIP(host) === 6 ? 6 : 4, bind: { host, port: address.port },
+      reuseAddr: opts.reuseAddr, ipv6Only: opts.ipv6Only, broadcast: opts.broadcast,
+    }, url, "listen");
+    const local = backend.local();
+    const bound = formatAddress({ transport: "udp", host: local.host, port: local.port });
+    return new DatagramSocket(backend, { transport: "udp", url: bound, receiveQueue: opts.receiveQueue, readTimeout: opts.readTimeout });
+  }
+  const server = await bindServer({
+    host, port: address.port, backlog: opts.backlog ?? DEFAULT_BACKLOG,
+    ...(opts.ipv6Only === undefined ? {} : { ipv6Only: opts.ipv6Only }),
+    ...(opts.reusePort === undefined ? {} : { reusePort: opts.reusePort }),
+  }, url, opts.signal);
+  const bound = server.address() as net.AddressInfo;
+  return new Server(server, { transport: address.transport, host: bound.address, port: bound.port } as InetAddress, opts);
+}
+
+function supportsReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
+function bindServer(listenOptions: net.ListenOptions & { reusePort?: boolean }, url: string, signal?: AbortSignal): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false });
+    const onError = (err: Error) => {
+      server.close();
+      reject(toSocketError(err, "listen", url));
+    };
+    server.once("error", onError);
+    server.listen(signal ? { ...listenOptions, signal } : listenOptions, () => {
+      server.off("error", onError);
+      resolve(server);
+    });
+  });
+}

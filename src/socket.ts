@@ -1,0 +1,517 @@
+/**
+ * Socket: a byte stream over TCP, unix or TLS, with one read buffer shared by every
+ * kind of read, promise-based writes with backpressure, and a lifecycle that never
+ * leaves an error unhandled.
+ */
+import type { Duplex } from "node:stream";
+import type { Transport } from "./address.js";
+import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
+import { DEFAULT_MAX_LINE, Reader } from "./reader.js";
+import { validateTimeout } from "./options.js";
+
+/** One end of a connection. For unix sockets `host` is the path and `port` is 0. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  family: "IPv4" | "IPv6" | "unix";
+}
+
+/** Options of `readLine` and `readUntil`. */
+export interface ReadLineOptions {
+  /** Longest record accepted, in bytes, without its terminator (default 64 KiB). */
+  maxLength?: number;
+}
+
+/** How a Socket is made from a connected Node stream (internal). */
+export interface SocketInit {
+  transport: Transport;
+  url: string;
+  readTimeout?: number | undefined;
+  /** Bytes read ahead before the socket is paused (default 64 KiB). */
+  highWaterMark?: number | undefined;
+}
+
+interface PendingRead {
+  attempt: () => unknown;
+  resolve: (value: never) => void;
+  reject: (err: SocketError) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface PendingWrite {
+  resolve: () => void;
+  reject: (err: SocketError) => void;
+}
+
+type NetLike = Duplex & {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  remoteFamily?: string | undefined;
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+  address?: () => unknown;
+};
+
+const RESOLVED = Promise.resolve();
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+
+/**
+ * A connected byte stream. Reads of every kind share one buffer, so `readLine`,
+ * `readExactly`, `readUntil`, `read` and `for await` can be mixed without losing a byte.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "sockurl";
+ * const socket = await connect("tcp://127.0.0.1:25");
+ * const greeting = await socket.readLine();
+ * await socket.write("QUIT\r\n");
+ * await socket.close();
+ * ```
+ */
+export class Socket implements AsyncIterable<Buffer> {
+  /** The transport this socket was made with (`tcp`, `unix`, `tls`, …). */
+  readonly transport: Transport;
+  /** The canonical URL of the peer: the target for clients, the client's address for accepted sockets. */
+  readonly url: string;
+
+  #stream: NetLike;
+  #reader: Reader;
+  #reads: PendingRead[] = [];
+  #writes: PendingWrite[] = [];
+  #highWaterMark: number;
+  #readTimeout: number;
+  #paused = false;
+  /** The error that ended the stream, raw; wrapped per phase when reported. */
+  #failure: unknown = null;
+  /** Set by close()/destroy(): reads and writes are refused from then on. */
+  #closedLocally: string | null = null;
+  #writeEnded = false;
+  #streamClosed = false;
+  #detached = false;
+  #onClosed: Array<() => void> = [];
+
+  /** @internal Use `connect()` or `Server.accept()`. */
+  constructor(stream: Duplex, init: SocketInit) {
+    this.transport = init.transport;
+    this.url = init.url;
+    this.#stream = stream as NetLike;
+    this.#reader = new Reader(init.url);
+    this.#highWaterMark = init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.#readTimeout = init.readTimeout ?? 0;
+    this.#attach(stream);
+  }
+
+  #attach(stream: Duplex): void {
+    stream.on("data", this.#onData);
+    stream.on("end", this.#onEnd);
+    stream.on("error", this.#onError);
+    stream.on("drain", this.#onDrain);
+    stream.on("close", this.#onClose);
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.#reader.push(chunk);
+    if (this.#reads.length > 0) this.#settleReads();
+    else if (!this.#paused && this.#reader.length >= this.#highWaterMark) {
+      this.#paused = true;
+      this.#stream.pause();
+    }
+  };
+
+  #onEnd = (): void => {
+    this.#reader.end();
+    this.#settleReads();
+  };
+
+  #onError = (err: unknown): void => {
+    if (this.#failure === null) this.#failure = err;
+    this.#settleReads();
+    this.#rejectWrites();
+  };
+
+  #onDrain = (): void => {
+    const waiting = this.#writes;
+    this.#writes = [];
+    for (const w of waiting) w.resolve();
+  };
+
+  #onClose = (): void => {
+    this.#streamClosed = true;
+    // A stream that closes without 'end' or an error was cut off: report end of stream.
+    this.#reader.end();
+    this.#settleReads();
+    this.#rejectWrites();
+    for (const fn of this.#onClosed.splice(0)) fn();
+  };
+
+  // ---------------------------------------------------------------- identity
+
+  /** The peer's address. */
+  get remote(): Endpoint {
+    return endpointOf(this.#stream, "remote", this.url);
+  }
+
+  /** This end's address. */
+  get local(): Endpoint {
+    return endpointOf(this.#stream, "local", this.url);
+  }
+
+  /** True when the bytes travel over TLS. */
+  get encrypted(): boolean {
+    return false;
+  }
+
+  /** TLS details, or `null` on a plaintext socket. */
+  get tls(): null {
+    return null;
+  }
+
+  /**
+   * The live Node `Duplex`, for libraries that take one (pg, nodemailer, mysql2).
+   * Taking it hands the connection over: unread bytes are put back into the stream and
+   * this Socket's read methods fail with ERR_SOCKET_CLOSED from then on.
+   */
+  get stream(): Duplex {
+    if (!this.#detached) {
+      this.#detached = true;
+      this.#stream.off("data", this.#onData);
+      this.#stream.off("end", this.#onEnd);
+      const rest = this.#reader.take();
+      if (rest) this.#stream.unshift(rest);
+      this.#stream.pause();
+      this.#paused = true;
+      this.#failReads(this.#closedError("read", "the socket was handed over through .stream"));
+    }
+    return this.#stream;
+  }
+
+  /** Milliseconds a read may wait for data before it rejects with ETIMEDOUT; 0 waits forever. */
+  get readTimeout(): number {
+    return this.#readTimeout;
+  }
+
+  set readTimeout(ms: number) {
+    this.#readTimeout = validateTimeout(ms, "readTimeout");
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * The next bytes (at most `max`), or `null` at end of stream.
+   *
+   * @example
+   * ```ts
+   * const chunk = await socket.read(4096);
+   * ```
+   */
+  read(max?: number): Promise<Buffer | null> {
+    if (max !== undefined && !(Number.isInteger(max) && max > 0)) {
+      return Promise.reject(this.#optionError("read(max): max must be a positive integer"));
+    }
+    const reader = this.#reader;
+    return this.#read(() => reader.take(max));
+  }
+
+  /**
+   * Exactly `n` bytes; ERR_UNEXPECTED_EOF when the stream ends first (the bytes stay buffered).
+   *
+   * @example
+   * ```ts
+   * const header = await socket.readExactly(4);
+   * const body = await socket.readExactly(header.readUInt32BE(0));
+   * ```
+   */
+  readExactly(n: number): Promise<Buffer> {
+    if (!(Number.isInteger(n) && n >= 0)) {
+      return Promise.reject(this.#optionError("readExactly(n): n must be a non-negative integer"));
+    }
+    const reader = this.#reader;
+    return this.#read(() => reader.takeExactly(n));
+  }
+
+  /**
+   * The next line without its LF or CRLF (UTF-8), the unterminated tail at end of stream,
+   * then `null`. Fails with ERR_LINE_TOO_LONG past `maxLength` (default 64 KiB).
+   *
+   * @example
+   * ```ts
+   * for (let line; (line = await socket.readLine()) !== null; ) console.log(line);
+   * ```
+   */
+  readLine(options: ReadLineOptions = {}): Promise<string | null> {
+    const max = this.#maxLength(options);
+    if (max instanceof SocketError) return Promise.reject(max);
+    const reader = this.#reader;
+    return this.#read(() => reader.takeLine(max));
+  }
+
+  /**
+   * Bytes up to the delimiter (which is consumed and not returned); `null` at a clean end
+   * of stream, ERR_UNEXPECTED_EOF when it ends inside a record.
+   *
+   * @example
+   * ```ts
+   * const record = await socket.readUntil("\0");
+   * ```
+   */
+  readUntil(delimiter: string | Uint8Array, options: ReadLineOptions = {}): Promise<Buffer | null> {
+    const max = this.#maxLength(options);
+    if (max instanceof SocketError) return Promise.reject(max);
+    const needle = typeof delimiter === "string" ? Buffer.from(delimiter) : Buffer.from(delimiter);
+    if (needle.length === 0) return Promise.reject(this.#optionError("readUntil: the delimiter must not be empty"));
+    const reader = this.#reader;
+    return this.#read(() => reader.takeUntil(needle, max));
+  }
+
+  /**
+   * Chunks as they arrive, until end of stream.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of socket) process.stdout.write(chunk);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    for (;;) {
+      const chunk = await this.read();
+      if (chunk === null) return;
+      yield chunk;
+    }
+  }
+
+  /** True when no unread byte is buffered by sockurl or by Node (used before STARTTLS). */
+  get hasBufferedInput(): boolean {
+    return this.#reader.length > 0 || this.#stream.readableLength > 0;
+  }
+
+  #read<T>(attempt: () => T | undefined): Promise<T> {
+    if (this.#reads.length === 0) {
+      const refused = this.#refusal("read");
+      if (refused) return Promise.reject(refused);
+      let value: T | undefined;
+      try {
+        value = attempt();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (value !== undefined) {
+        if (this.#paused && this.#reader.length < this.#highWaterMark) this.#resume();
+        return Promise.resolve(value);
+      }
+      if (this.#failure !== null) return Promise.reject(toSocketError(this.#failure, "read", this.url));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const op: PendingRead = { attempt, resolve: resolve as (v: never) => void, reject, timer: undefined };
+      if (this.#readTimeout > 0) {
+        const ms = this.#readTimeout;
+        op.timer = setTimeout(() => {
+          const i = this.#reads.indexOf(op);
+          if (i !== -1) this.#reads.splice(i, 1);
+          reject(socketError("ETIMEDOUT", "read", this.url, `no data within readTimeout ${ms} ms`));
+        }, ms);
+      }
+      this.#reads.push(op);
+      if (this.#paused) this.#resume();
+    });
+  }
+
+  /** Completes waiting reads in order, as far as the buffer allows. */
+  #settleReads(): void {
+    while (this.#reads.length > 0) {
+      const op = this.#reads[0]!;
+      let value: unknown;
+      try {
+        value = op.attempt();
+      } catch (err) {
+        this.#reads.shift();
+        clearTimeout(op.timer);
+        op.reject(err as SocketError);
+        continue;
+      }
+      if (value === undefined) {
+        if (this.#failure === null && !this.#streamClosed) break;
+        this.#reads.shift();
+        clearTimeout(op.timer);
+        op.reject(this.#failure !== null
+          ? toSocketError(this.#failure, "read", this.url)
+          : this.#closedError("read", "the connection closed"));
+        continue;
+      }
+      this.#reads.shift();
+      clearTimeout(op.timer);
+      op.resolve(value as never);
+    }
+    if (this.#reads.length > 0 || this.#reader.length < this.#highWaterMark) {
+      if (this.#paused) this.#resume();
+    } else if (!this.#paused) {
+      this.#paused = true;
+      this.#stream.pause();
+    }
+  }
+
+  #resume(): void {
+    if (this.#detached) return;
+    this.#paused = false;
+    this.#stream.resume();
+  }
+
+  #failReads(err: SocketError): void {
+    for (const op of this.#reads.splice(0)) {
+      clearTimeout(op.timer);
+      op.reject(err);
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Sends bytes (strings as UTF-8). Resolves at once while Node's write buffer is below its
+   * high-water mark, otherwise when it drains: awaiting each write gives backpressure.
+   *
+   * @example
+   * ```ts
+   * await socket.write("EHLO client.example\r\n");
+   * ```
+   */
+  write(data: string | Uint8Array): Promise<void> {
+    const refused = this.#refusal("write") ?? (this.#writeEnded
+      ? this.#closedError("write", "the write side was closed with closeWrite()")
+      : null);
+    if (refused) return Promise.reject(refused);
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array"));
+    }
+    if (this.#stream.write(data)) return RESOLVED;
+    return new Promise((resolve, reject) => this.#writes.push({ resolve, reject }));
+  }
+
+  #rejectWrites(): void {
+    if (this.#writes.length === 0) return;
+    const err = this.#failure !== null
+      ? toSocketError(this.#failure, "write", this.url)
+      : this.#closedError("write", "the connection closed");
+    for (const w of this.#writes.splice(0)) w.reject(err);
+  }
+
+  /**
+   * Half-closes: sends end of stream (TCP FIN) once queued bytes are written; reads go on.
+   *
+   * @example
+   * ```ts
+   * await socket.write(request);
+   * await socket.closeWrite();
+   * const reply = await socket.readAll();
+   * ```
+   */
+  closeWrite(): Promise<void> {
+    const refused = this.#refusal("write");
+    if (refused) return Promise.reject(refused);
+    if (this.#writeEnded) return RESOLVED;
+    this.#writeEnded = true;
+    return new Promise((resolve) => {
+      this.#stream.end(() => resolve());
+      // end()'s callback does not run when the stream is destroyed first.
+      this.#whenClosed(resolve);
+    });
+  }
+
+  /** Reads everything until end of stream. */
+  async readAll(): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const chunk of this) parts.push(chunk);
+    return Buffer.concat(parts);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** True once `close()` or `destroy()` was called or the connection ended. */
+  get closed(): boolean {
+    return this.#closedLocally !== null || this.#streamClosed;
+  }
+
+  /**
+   * Graceful close: queued bytes are flushed, end of stream is sent, then the descriptor is
+   * released. Pending reads reject with ERR_SOCKET_CLOSED. Calling it twice is harmless.
+   *
+   * @example
+   * ```ts
+   * await socket.close();
+   * ```
+   */
+  close(): Promise<void> {
+    if (this.#closedLocally === null) {
+      this.#closedLocally = "the socket was closed";
+      this.#failReads(this.#closedError("read", this.#closedLocally));
+      const stream = this.#stream;
+      if (!this.#streamClosed) {
+        if (stream.writableFinished || stream.writableEnded) {
+          if (stream.writableFinished) stream.destroy();
+          else stream.once("finish", () => stream.destroy());
+        } else {
+          stream.end(() => stream.destroy());
+        }
+      }
+    }
+    return this.#streamClosed ? RESOLVED : new Promise((resolve) => this.#whenClosed(resolve));
+  }
+
+  /**
+   * Abrupt close: the descriptor is released at once and queued bytes are dropped.
+   * Pending reads and writes reject with `err`, or ERR_SOCKET_CLOSED.
+   *
+   * @example
+   * ```ts
+   * socket.destroy();
+   * ```
+   */
+  destroy(err?: Error): void {
+    if (this.#closedLocally === null) this.#closedLocally = "the socket was destroyed";
+    const reason = err === undefined
+      ? this.#closedError("read", this.#closedLocally)
+      : toSocketError(err, "read", this.url);
+    this.#failReads(reason);
+    for (const w of this.#writes.splice(0)) w.reject(reason);
+    this.#stream.destroy();
+  }
+
+  /** @internal Runs `fn` once the underlying stream has closed. */
+  #whenClosed(fn: () => void): void {
+    if (this.#streamClosed) fn();
+    else this.#onClosed.push(fn);
+  }
+
+  #refusal(phase: Phase): SocketError | null {
+    if (this.#detached) return this.#closedError(phase, "the socket was handed over through .stream");
+    if (this.#closedLocally !== null) return this.#closedError(phase, this.#closedLocally);
+    if (phase === "write" && this.#failure !== null) return toSocketError(this.#failure, phase, this.url);
+    if (phase === "write" && this.#streamClosed) return this.#closedError(phase, "the connection closed");
+    return null;
+  }
+
+  #closedError(phase: Phase, why: string): SocketError {
+    return socketError("ERR_SOCKET_CLOSED", phase, this.url, why);
+  }
+
+  #optionError(text: string): SocketError {
+    return socketError("ERR_INVALID_OPTION", "read", this.url, text);
+  }
+
+  #maxLength(options: ReadLineOptions): number | SocketError {
+    const max = options.maxLength ?? DEFAULT_MAX_LINE;
+    if (!(Number.isInteger(max) && max > 0)) {
+      return this.#optionError("maxLength must be a positive integer");
+    }
+    return max;
+  }
+}
+
+function endpointOf(stream: NetLike, side: "remote" | "local", url: string): Endpoint {
+  const host = side === "remote" ? stream.remoteAddress : stream.localAddress;
+  if (host === undefined) {
+    // unix sockets have no IP; name the path the URL carries.
+    const path = url.replace(/^[a-z]+:\/\//, "");
+    return { host: side === "remote" ? path : "", port: 0, family: "unix" };
+  }
+  const port = (side === "remote" ? stream.remotePort : stream.localPort) ?? 0;
+  return { host, port, family: host.includes(":") ? "IPv6" : "IPv4" };
+}
