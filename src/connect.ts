@@ -46,17 +46,19 @@ export async function connect(target: string | Address, options?: ConnectOptions
     throw socketError("ERR_INVALID_ADDRESS", "address", url,
       "port 0 is only valid for listen() and bindTo; give the port to connect to");
   }
-  const bind = opts.bindTo === undefined ? undefined : parseBindTo(opts.bindTo, url);
+  const bind = opts.bindTo === undefined || "path" in address ? undefined : parseBindTo(opts.bindTo, url);
   const deadline = new Deadline(opts.timeout ?? DEFAULT_CONNECT_TIMEOUT, opts.signal, url);
   try {
     if (deadline.expired) throw deadline.expired;
     if ("path" in address && address.transport === "udg") {
-      const backend = await openUnixDatagram({ connect: address.path, bind: bind?.host }, url, "connect");
+      const backend = await openUnixDatagram({ connect: address.path, bind: bindPath(opts.bindTo, url) }, url, "connect");
       return new DatagramSocket(backend, { transport: "udg", url, readTimeout: opts.readTimeout });
     }
     if ("path" in address) {
       const pending = net.connect({ path: address.path, allowHalfOpen: true });
-      const stream = await deadline.race(dialAttempt(pending), () => pending.destroy());
+      const stream = await deadline.race(dialAttempt(pending), () => pending.destroy()).catch((err: unknown) => {
+        throw toSocketError(err, "connect", url);
+      });
       return new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark });
     }
     deadline.phase = "resolve";
@@ -116,6 +118,17 @@ function parseBindTo(bindTo: string, url: string): { host: string; port: number 
       `bindTo needs an IP address, not a name: got ${JSON.stringify(bindTo)}`);
   }
   return { host: a.host, port: a.port };
+}
+
+/** A udg client binds a path of its own, so that the server can answer it. */
+function bindPath(bindTo: string | undefined, url: string): string | undefined {
+  if (bindTo === undefined) return undefined;
+  const path = bindTo.startsWith("udg://") ? bindTo.slice(6) : bindTo;
+  if (!path.startsWith("/")) {
+    throw socketError("ERR_INVALID_OPTION", "address", url,
+      `bindTo for udg:// must be an absolute path (e.g. "/tmp/client.sock"), got ${JSON.stringify(bindTo)}`);
+  }
+  return path;
 }
 
 function matchFamily(addresses: LookupAddress[], bind: { host: string }, url: string): LookupAddress[] {

@@ -3,6 +3,7 @@
  * with a bounded receive queue that counts what it had to drop.
  */
 import dgram from "node:dgram";
+import { rmSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import unixDgram from "unix-dgram";
 import { formatAddress, parseAddress, type Address } from "./address.js";
@@ -135,6 +136,7 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    * ```
    */
   send(data: string | Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed"));
     if (this.#backend.remote() === null) {
       return Promise.reject(socketError("ERR_INVALID_ADDRESS", "write", this.url,
         "this socket is not connected; use sendTo(data, target)"));
@@ -301,6 +303,7 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
     reuseAddr: o.reuseAddr ?? false,
     ...(o.ipv6Only === undefined ? {} : { ipv6Only: o.ipv6Only }),
   });
+  let local: Endpoint | null = null;
   const backend: DatagramBackend = {
     send(data, to, done) {
       if (to === null) socket.send(data, (err) => done(err ?? undefined));
@@ -308,8 +311,11 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
       else done(socketError("ERR_INVALID_ADDRESS", "write", url, "a udp:// socket cannot send to a path"));
     },
     local() {
-      const a = socket.address();
-      return { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
+      if (local === null) {
+        const a = socket.address();
+        local = { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
+      }
+      return local;
     },
     remote() {
       try {
@@ -337,6 +343,7 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
       socket.off("error", fail);
       socket.on("error", (err) => backend.onError(err));
       if (o.broadcast) socket.setBroadcast(true);
+      backend.local();
       resolve(backend);
     };
     socket.bind({ address: o.bind?.host ?? (o.family === 6 ? "::" : "0.0.0.0"), port: o.bind?.port ?? 0 }, () => {
@@ -380,6 +387,7 @@ export function openUnixDatagram(
       return reject(toSocketError(unixError(err as Error), phase, url));
     }
     let open = true;
+    let bound = false;
     const backend: DatagramBackend = {
       send(data, to, done) {
         const cb = (err?: Error & { code?: number }) => done(err ? unixError(err) : undefined);
@@ -393,6 +401,8 @@ export function openUnixDatagram(
         if (open) {
           open = false;
           socket.close();
+          // Like Node's unix stream servers, remove the socket file this socket created.
+          if (bound) rmSync(o.bind!, { force: true });
         }
       },
       onMessage: () => {},
@@ -406,7 +416,10 @@ export function openUnixDatagram(
     socket.on("message", (buf, rinfo) => backend.onMessage(buf, { host: rinfo.path ?? "", port: 0, family: "unix" }));
     let ready = false;
     // unix-dgram reports bind/connect errors synchronously through 'error'.
-    if (o.bind !== undefined) socket.bind(o.bind);
+    if (o.bind !== undefined) {
+      socket.bind(o.bind);
+      bound = failed === null;
+    }
     if (failed === null && o.connect !== undefined) socket.connect(o.connect);
     if (failed !== null) {
       backend.close();

@@ -138,7 +138,7 @@ interface NodeSystemError extends Error {
 export function toSocketError(err: unknown, phase: Phase, address?: string): SocketError {
   if (err instanceof SocketError) return err;
   const sys = (err ?? {}) as NodeSystemError;
-  const code = typeof sys.code === "string" && sys.code !== "" ? sys.code : "ERR_SOCKET";
+  const code = typeof sys.code === "string" && sys.code !== "" ? sys.code : "ERR_SOCKET_CLOSED";
   const what = OS_MESSAGES[code] ?? (sys.message || String(err));
   const errno =
     typeof sys.errno === "number" ? Math.abs(sys.errno) : ERRNO_BY_CODE[code];

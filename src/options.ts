@@ -30,7 +30,7 @@ export interface ConnectOptions {
   timeout?: number;
   /** Aborts the connect. */
   signal?: AbortSignal;
-  /** Local `ip:port` to bind before connecting (`"127.0.0.1:0"`, `"[::1]:0"`). */
+  /** Local `ip:port` to bind before connecting (`"127.0.0.1:0"`, `"[::1]:0"`); for udg://, a path. */
   bindTo?: string;
   /** Disable Nagle's algorithm (default true). */
   noDelay?: boolean;

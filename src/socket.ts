@@ -54,6 +54,8 @@ type NetLike = Duplex & {
 
 const RESOLVED = Promise.resolve();
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** How long close() waits for queued bytes to reach the kernel before it drops them. */
+const CLOSE_FLUSH_GRACE = 10_000;
 
 /**
  * A connected byte stream. Reads of every kind share one buffer, so `readLine`,
@@ -138,7 +140,7 @@ export class Socket implements AsyncIterable<Buffer> {
   #onClose = (): void => {
     this.#streamClosed = true;
     // A stream that closes without 'end' or an error was cut off: report end of stream.
-    this.#reader.end();
+    if (this.#failure === null) this.#reader.end();
     this.#settleReads();
     this.#rejectWrites();
     for (const fn of this.#onClosed.splice(0)) fn();
@@ -180,6 +182,14 @@ export class Socket implements AsyncIterable<Buffer> {
       if (rest) this.#stream.unshift(rest);
       this.#stream.pause();
       this.#paused = true;
+      // An explicit pause() would keep the taker's 'data' listener silent; let it start the flow.
+      const stream = this.#stream;
+      const onListener = (event: string | symbol) => {
+        if (event !== "data") return;
+        stream.off("newListener", onListener);
+        process.nextTick(() => stream.resume());
+      };
+      stream.on("newListener", onListener);
       this.#failReads(this.#closedError("read", "the socket was handed over through .stream"));
     }
     return this.#stream;
@@ -430,8 +440,8 @@ export class Socket implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Graceful close: queued bytes are flushed, end of stream is sent, then the descriptor is
-   * released. Pending reads reject with ERR_SOCKET_CLOSED. Calling it twice is harmless.
+   * Graceful close: queued bytes are flushed (for at most 10 s), end of stream is sent, then
+   * the descriptor is released. Pending reads reject with ERR_SOCKET_CLOSED. Calling it twice is harmless.
    *
    * @example
    * ```ts
@@ -444,12 +454,13 @@ export class Socket implements AsyncIterable<Buffer> {
       this.#failReads(this.#closedError("read", this.#closedLocally));
       const stream = this.#stream;
       if (!this.#streamClosed) {
-        if (stream.writableFinished || stream.writableEnded) {
-          if (stream.writableFinished) stream.destroy();
-          else stream.once("finish", () => stream.destroy());
-        } else {
-          stream.end(() => stream.destroy());
-        }
+        const release = () => stream.destroy();
+        // A peer that never reads would hold the flush forever; after the grace period, let go.
+        const grace = setTimeout(release, CLOSE_FLUSH_GRACE);
+        this.#whenClosed(() => clearTimeout(grace));
+        if (stream.writableFinished) release();
+        else if (stream.writableEnded) stream.once("finish", release);
+        else stream.end(release);
       }
     }
     return this.#streamClosed ? RESOLVED : new Promise((resolve) => this.#whenClosed(resolve));
@@ -470,7 +481,10 @@ export class Socket implements AsyncIterable<Buffer> {
       ? this.#closedError("read", this.#closedLocally)
       : toSocketError(err, "read", this.url);
     this.#failReads(reason);
-    for (const w of this.#writes.splice(0)) w.reject(reason);
+    const writeReason = err === undefined
+      ? this.#closedError("write", this.#closedLocally)
+      : toSocketError(err, "write", this.url);
+    for (const w of this.#writes.splice(0)) w.reject(writeReason);
     this.#stream.destroy();
   }
 
