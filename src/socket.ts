@@ -178,8 +178,7 @@ export class Socket implements AsyncIterable<Buffer> {
       this.#detached = true;
       this.#stream.off("data", this.#onData);
       this.#stream.off("end", this.#onEnd);
-      const rest = this.#reader.take();
-      if (rest) this.#stream.unshift(rest);
+      if (this.#reader.length > 0) this.#stream.unshift(this.#reader.takeExactly(this.#reader.length)!);
       this.#stream.pause();
       this.#paused = true;
       // An explicit pause() would keep the taker's 'data' listener silent; let it start the flow.
