@@ -14,6 +14,8 @@ import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
 import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
 import { Socket } from "./socket.js";
+import { clientHandshake } from "./tls.js";
+import { validateTlsOptions, versionRange } from "./tls-options.js";
 
 /** Connect deadline when none is given: 60 s, PHP's default_socket_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT = 60_000;
@@ -41,7 +43,14 @@ export async function connect(target: string | Address, options?: ConnectOptions
   const address = toAddress(target);
   const url = formatAddress(address);
   const opts = validateConnectOptions(options);
-  checkTransport(address, url, "connect");
+  checkTransport(address, url);
+  const tlsOptions = validateTlsOptions(opts.tls);
+  const useTls = isTlsTransport(address.transport);
+  if (opts.tls !== undefined && !useTls) {
+    throw socketError("ERR_INVALID_OPTION", "address", url,
+      `tls options were given for ${address.transport}://; use tls://, or call socket.startTls() to upgrade`);
+  }
+  if (useTls) versionRange(address.transport, tlsOptions, url);
   if (!("path" in address) && address.port === 0) {
     throw socketError("ERR_INVALID_ADDRESS", "address", url,
       "port 0 is only valid for listen() and bindTo; give the port to connect to");
@@ -59,7 +68,7 @@ export async function connect(target: string | Address, options?: ConnectOptions
       const stream = await deadline.race(dialAttempt(pending), () => pending.destroy()).catch((err: unknown) => {
         throw toSocketError(err, "connect", url);
       });
-      return new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark });
+      return new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: "localhost" });
     }
     deadline.phase = "resolve";
     let addresses = await deadline.race(resolveHost(address.host, { family: opts.family, lookup: opts.lookup }, url));
@@ -74,9 +83,12 @@ export async function connect(target: string | Address, options?: ConnectOptions
       return new DatagramSocket(backend, { transport: "udp", url, readTimeout: opts.readTimeout });
     }
     const stream = await dialTcp(address, addresses, opts, bind, deadline, url);
-    return new Socket(stream, {
-      transport: address.transport, url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark,
-    });
+    const common = { transport: address.transport, url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: address.host };
+    if (!useTls) return new Socket(stream, common);
+    deadline.phase = "tls";
+    const handshake = clientHandshake(stream, tlsOptions, { host: address.host, transport: address.transport, url });
+    const session = await deadline.race(handshake.promise, handshake.cancel);
+    return new Socket(session.stream, { ...common, tls: session });
   } finally {
     deadline.clear();
   }
@@ -92,16 +104,12 @@ export function toAddress(target: string | Address): Address {
   return parseAddress(formatAddress(target));
 }
 
-/** Refuses transports that parse but cannot be used (yet). */
-export function checkTransport(address: Address, url: string, what: "connect" | "listen"): void {
+/** Refuses transports that parse but cannot be used. */
+export function checkTransport(address: Address, url: string): void {
   const t = address.transport;
   if (t === "sslv2" || t === "sslv3") {
     throw socketError("ERR_UNSUPPORTED_TRANSPORT", "address", url,
       `${t === "sslv2" ? "SSL 2.0" : "SSL 3.0"} is prohibited (${t === "sslv2" ? "RFC 6176" : "RFC 7568"}) and absent from the TLS stack; use tls:// instead`);
-  }
-  if (isTlsTransport(t)) {
-    throw socketError("ERR_UNSUPPORTED_TRANSPORT", "address", url,
-      `${t}:// is not yet available in this version of sockurl; ${what} with tcp:// for now`);
   }
 }
 

@@ -3,6 +3,7 @@
  * and a bad one is an ERR_INVALID_OPTION that names the option and what it accepts.
  */
 import { socketError } from "./errors.js";
+import type { TlsOptions } from "./tls-options.js";
 
 /** One address a resolver returns. */
 export interface LookupAddress {
@@ -52,6 +53,8 @@ export interface ConnectOptions {
   reuseAddr?: boolean;
   /** UDP over IPv6: IPV6_V6ONLY on the local socket. */
   ipv6Only?: boolean;
+  /** TLS options for tls://, ssl:// and tlsv1.x:// targets. */
+  tls?: TlsOptions;
 }
 
 /** Options of `listen()`. */
@@ -76,11 +79,13 @@ export interface ListenOptions {
   /** UDP: datagrams queued for `receive()` before new ones are dropped (default 1024). */
   receiveQueue?: number;
   signal?: AbortSignal;
+  /** TLS options for tls://, ssl:// and tlsv1.x:// listeners: at least `cert` and `key`. */
+  tls?: TlsOptions;
 }
 
 const CONNECT_KEYS = new Set<string>([
   "timeout", "signal", "bindTo", "noDelay", "keepAlive", "family", "lookup", "attemptDelay",
-  "readTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls", "startTls",
+  "readTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls",
 ]);
 const LISTEN_KEYS = new Set<string>([
   "backlog", "reusePort", "ipv6Only", "reuseAddr", "broadcast", "noDelay", "keepAlive",

@@ -4,16 +4,20 @@
  */
 import net from "node:net";
 import { isIP } from "node:net";
-import { formatAddress, type Address, type InetAddress } from "./address.js";
+import tls from "node:tls";
+import { formatAddress, isTlsTransport, type Address, type InetAddress } from "./address.js";
 import { checkTransport, toAddress, type DatagramTarget } from "./connect.js";
 import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
 import { Socket } from "./socket.js";
+import { serverContextOptions, verifyPeer } from "./tls.js";
+import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 
 const DEFAULT_BACKLOG = 511;
 const DEFAULT_ACCEPT_QUEUE = 128;
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /** Options of `Server.accept()`. */
 export interface AcceptOptions {
@@ -52,29 +56,47 @@ export class Server implements AsyncIterable<Socket> {
   #acceptors: Acceptor[] = [];
   #queueLimit: number;
   #dropped = 0;
+  #handshakeFailures = 0;
   #closed = false;
 
   /** @internal Use `listen()`. */
-  constructor(server: net.Server, address: Address, options: ListenOptions) {
+  constructor(server: net.Server, address: Address, options: ListenOptions, tlsOptions: TlsOptions | null = null) {
     this.#server = server;
     this.address = address;
     this.url = formatAddress(address);
     this.#queueLimit = options.acceptQueue ?? DEFAULT_ACCEPT_QUEUE;
-    const transport = address.transport === "unix" ? "unix" : "tcp";
-    server.on("connection", (raw: net.Socket) => {
+    const transport = address.transport;
+    if (tlsOptions !== null) {
+      // A client that fails or stalls its handshake is dropped here and never reaches accept().
+      server.on("tlsClientError", () => {
+        this.#handshakeFailures++;
+      });
+    }
+    server.on(tlsOptions === null ? "connection" : "secureConnection", (raw: net.Socket) => {
       // Attach the error listener before anything else can happen on this socket.
       const remote = raw.remoteAddress;
       const peerUrl = remote === undefined
         ? this.url
         : formatAddress({ transport, host: remote, port: raw.remotePort ?? 0 } as InetAddress);
-      if (transport === "tcp") {
+      let session;
+      if (tlsOptions !== null) {
+        const secure = raw as tls.TLSSocket;
+        try {
+          session = { stream: secure, verdict: verifyPeer(secure, tlsOptions, null, peerUrl, "server"), latestSession: { current: null } };
+        } catch {
+          this.#handshakeFailures++;
+          raw.destroy();
+          return;
+        }
+      }
+      if (transport !== "unix") {
         raw.setNoDelay(options.noDelay ?? true);
         if (options.keepAlive !== undefined && options.keepAlive !== false) {
           raw.setKeepAlive(true, typeof options.keepAlive === "number" ? options.keepAlive : 0);
         }
       }
       const socket = new Socket(raw, {
-        transport, url: peerUrl, readTimeout: options.readTimeout, highWaterMark: options.highWaterMark,
+        transport, url: peerUrl, readTimeout: options.readTimeout, highWaterMark: options.highWaterMark, tls: session,
       });
       this.#offer(socket);
     });
@@ -85,6 +107,11 @@ export class Server implements AsyncIterable<Socket> {
   /** Connections dropped because the accept queue was full. */
   get dropped(): number {
     return this.#dropped;
+  }
+
+  /** TLS clients dropped because their handshake or certificate failed (or stalled). */
+  get handshakeFailures(): number {
+    return this.#handshakeFailures;
   }
 
   #offer(socket: Socket): void {
@@ -215,7 +242,16 @@ export async function listen(target: string | Address, options?: ListenOptions):
   const address = toAddress(target);
   const url = formatAddress(address);
   const opts = validateListenOptions(options);
-  checkTransport(address, url, "listen");
+  checkTransport(address, url);
+  const tlsOptions = validateTlsOptions(opts.tls);
+  const useTls = isTlsTransport(address.transport);
+  if (opts.tls !== undefined && !useTls) {
+    throw socketError("ERR_INVALID_OPTION", "address", url,
+      `tls options were given for ${address.transport}://; listen on tls:// (or upgrade accepted sockets with startTls)`);
+  }
+  const secure = useTls
+    ? { ...serverContextOptions(tlsOptions, address.transport, url), handshakeTimeout: tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT }
+    : null;
   if (opts.reusePort && !supportsReusePort()) {
     throw socketError("ERR_INVALID_OPTION", "address", url,
       `reusePort needs Node.js 22.12 or later (this is ${process.version})`);
@@ -225,7 +261,7 @@ export async function listen(target: string | Address, options?: ListenOptions):
       const backend = await openUnixDatagram({ bind: address.path }, url, "listen");
       return new DatagramSocket(backend, { transport: "udg", url, receiveQueue: opts.receiveQueue, readTimeout: opts.readTimeout });
     }
-    const server = await bindServer({ path: address.path, backlog: opts.backlog ?? DEFAULT_BACKLOG }, url, opts.signal);
+    const server = await bindServer({ path: address.path, backlog: opts.backlog ?? DEFAULT_BACKLOG }, url, opts.signal, null);
     return new Server(server, address, opts);
   }
   let host = address.host;
@@ -248,9 +284,9 @@ export async function listen(target: string | Address, options?: ListenOptions):
     host, port: address.port, backlog: opts.backlog ?? DEFAULT_BACKLOG,
     ...(opts.ipv6Only === undefined ? {} : { ipv6Only: opts.ipv6Only }),
     ...(opts.reusePort === undefined ? {} : { reusePort: opts.reusePort }),
-  }, url, opts.signal);
+  }, url, opts.signal, secure);
   const bound = server.address() as net.AddressInfo;
-  return new Server(server, { transport: address.transport, host: bound.address, port: bound.port } as InetAddress, opts);
+  return new Server(server, { transport: address.transport, host: bound.address, port: bound.port } as InetAddress, opts, useTls ? tlsOptions : null);
 }
 
 function supportsReusePort(): boolean {
@@ -258,9 +294,22 @@ function supportsReusePort(): boolean {
   return major > 22 || (major === 22 && minor >= 12);
 }
 
-function bindServer(listenOptions: net.ListenOptions & { reusePort?: boolean }, url: string, signal?: AbortSignal): Promise<net.Server> {
+function bindServer(
+  listenOptions: net.ListenOptions & { reusePort?: boolean },
+  url: string,
+  signal: AbortSignal | undefined,
+  secure: tls.TlsOptions | null,
+): Promise<net.Server> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false });
+    let server: net.Server;
+    try {
+      server = secure === null
+        ? net.createServer({ allowHalfOpen: true, pauseOnConnect: false })
+        : tls.createServer({ ...secure, allowHalfOpen: true });
+    } catch (err) {
+      // A bad certificate, key or passphrase.
+      return reject(socketError("ERR_INVALID_OPTION", "address", url, `TLS server options: ${(err as Error).message}`, { cause: err }));
+    }
     const onError = (err: Error) => {
       server.close();
       reject(toSocketError(err, "listen", url));

@@ -8,6 +8,9 @@ import type { Transport } from "./address.js";
 import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
 import { DEFAULT_MAX_LINE, Reader } from "./reader.js";
 import { validateTimeout } from "./options.js";
+import { clientHandshake, serverHandshake, type TlsSession } from "./tls.js";
+import { tlsInfoOf, type TlsInfo } from "./tls-info.js";
+import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 
 /** One end of a connection. For unix sockets `host` is the path and `port` is 0. */
 export interface Endpoint {
@@ -29,6 +32,16 @@ export interface SocketInit {
   readTimeout?: number | undefined;
   /** Bytes read ahead before the socket is paused (default 64 KiB). */
   highWaterMark?: number | undefined;
+  /** The finished handshake, for sockets that start out encrypted. */
+  tls?: TlsSession | undefined;
+  /** The host the client dialled: the default peer name for startTls(). */
+  host?: string | undefined;
+}
+
+/** Options of `startTls()`: TLS options, plus which side this end plays. */
+export interface StartTlsOptions extends TlsOptions {
+  /** Play the server side of the handshake (needs `cert` and `key`). Default: client. */
+  server?: boolean;
 }
 
 interface PendingRead {
@@ -91,6 +104,9 @@ export class Socket implements AsyncIterable<Buffer> {
   #streamClosed = false;
   #detached = false;
   #onClosed: Array<() => void> = [];
+  #tls: TlsSession | null;
+  #upgrading = false;
+  readonly #host: string | undefined;
 
   /** @internal Use `connect()` or `Server.accept()`. */
   constructor(stream: Duplex, init: SocketInit) {
@@ -100,6 +116,8 @@ export class Socket implements AsyncIterable<Buffer> {
     this.#reader = new Reader(init.url);
     this.#highWaterMark = init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#readTimeout = init.readTimeout ?? 0;
+    this.#tls = init.tls ?? null;
+    this.#host = init.host;
     this.#attach(stream);
   }
 
@@ -109,6 +127,14 @@ export class Socket implements AsyncIterable<Buffer> {
     stream.on("error", this.#onError);
     stream.on("drain", this.#onDrain);
     stream.on("close", this.#onClose);
+  }
+
+  #detach(stream: Duplex): void {
+    stream.off("data", this.#onData);
+    stream.off("end", this.#onEnd);
+    stream.off("error", this.#onError);
+    stream.off("drain", this.#onDrain);
+    stream.off("close", this.#onClose);
   }
 
   #onData = (chunk: Buffer): void => {
@@ -160,12 +186,84 @@ export class Socket implements AsyncIterable<Buffer> {
 
   /** True when the bytes travel over TLS. */
   get encrypted(): boolean {
-    return false;
+    return this.#tls !== null;
   }
 
-  /** TLS details, or `null` on a plaintext socket. */
-  get tls(): null {
-    return null;
+  /** TLS details (protocol, cipher, ALPN, peer certificate and chain, session), or `null` on a plaintext socket. */
+  get tls(): TlsInfo | null {
+    const t = this.#tls;
+    return t === null ? null : tlsInfoOf(t.stream, t.verdict, t.latestSession.current);
+  }
+
+  /**
+   * Upgrades this plaintext socket to TLS in place (STARTTLS): the same Socket continues
+   * encrypted and `stream` becomes the TLS stream. Client side by default; `{ server: true,
+   * cert, key }` for the server side. Refuses with ERR_STARTTLS_PENDING_DATA when any
+   * plaintext byte is buffered unread (the command-injection class, CVE-2011-0411), and
+   * ERR_TLS_ALREADY_ACTIVE on an encrypted socket. A failed handshake destroys the socket:
+   * there is never a plaintext fallback.
+   *
+   * @example
+   * ```ts
+   * await socket.write("STARTTLS\r\n");
+   * if ((await socket.readLine())?.startsWith("220")) await socket.startTls({ ca });
+   * ```
+   */
+  async startTls(options: StartTlsOptions = {}): Promise<void> {
+    const { server = false, ...rest } = options ?? {};
+    const tlsOptions = validateTlsOptions(rest);
+    if (this.#tls !== null || this.#upgrading) {
+      throw socketError("ERR_TLS_ALREADY_ACTIVE", "starttls", this.url, "TLS is already active on this socket");
+    }
+    const refused = this.#refusal("read") ?? (this.#streamClosed ? this.#closedError("read", "the connection closed") : null);
+    if (refused) throw refused;
+    if (this.#reads.length > 0) {
+      throw socketError("ERR_INVALID_OPTION", "starttls", this.url, "startTls() while a read is pending; await the read first");
+    }
+    if (this.hasBufferedInput) {
+      throw socketError("ERR_STARTTLS_PENDING_DATA", "starttls", this.url,
+        `${this.#reader.length + this.#stream.readableLength} plaintext bytes arrived before the TLS handshake and would be treated as encrypted data (CVE-2011-0411); refusing to upgrade`);
+    }
+    const plain = this.#stream;
+    this.#upgrading = true;
+    this.#detach(plain);
+    plain.pause();
+    // Errors on the plain stream during the handshake surface through the TLS stream.
+    const swallow = () => {};
+    plain.on("error", swallow);
+    const url = this.url;
+    const timeout = tlsOptions.handshakeTimeout ?? 60_000;
+    try {
+      const handshake = server
+        ? serverHandshake(plain, tlsOptions, this.transport, url, timeout)
+        : clientHandshake(plain, tlsOptions, { host: tlsOptions.peerName ?? this.#host ?? hostOf(url), transport: "tls", url });
+      let timer: NodeJS.Timeout | undefined;
+      const session = await (server ? handshake.promise : Promise.race([
+        handshake.promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            handshake.cancel();
+            reject(socketError("ETIMEDOUT", "tls", url, `the TLS handshake did not finish within ${timeout} ms`));
+          }, timeout);
+        }),
+      ]).finally(() => clearTimeout(timer)));
+      this.#tls = session;
+      this.#stream = session.stream as unknown as NetLike;
+      this.#attach(session.stream);
+      this.#paused = false;
+      if (this.#reader.length >= this.#highWaterMark) {
+        this.#paused = true;
+        session.stream.pause();
+      }
+    } catch (err) {
+      // Never fall back to plaintext: the connection is gone.
+      this.#failure = err;
+      plain.destroy();
+      this.#onClose();
+      throw err instanceof SocketError ? err : toSocketError(err, "tls", url);
+    } finally {
+      this.#upgrading = false;
+    }
   }
 
   /**
@@ -516,6 +614,11 @@ export class Socket implements AsyncIterable<Buffer> {
     }
     return max;
   }
+}
+
+function hostOf(url: string): string {
+  const m = /^[a-z0-9.]+:\/\/(\[([^\]]+)\]|[^:/]+)/i.exec(url);
+  return m ? (m[2] ?? m[1]!) : "";
 }
 
 function endpointOf(stream: NetLike, side: "remote" | "local", url: string): Endpoint {

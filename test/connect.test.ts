@@ -36,12 +36,6 @@ describe("connect: refusals before any I/O", () => {
     await rejectsWith(listen("sslv3://127.0.0.1:0"), "ERR_UNSUPPORTED_TRANSPORT");
   });
 
-  test("tls:// is not yet available in this version (pinned until the TLS issue lands)", async () => {
-    for (const url of ["tls://127.0.0.1:443", "ssl://127.0.0.1:465", "tlsv1.3://127.0.0.1:443"]) {
-      await rejectsWith(connect(url), "ERR_UNSUPPORTED_TRANSPORT", { message: /not yet available/ });
-    }
-  });
-
   test("bad options are ERR_INVALID_OPTION naming the option", async () => {
     const url = "tcp://127.0.0.1:1";
     await rejectsWith(connect(url, { timeout: -5 }), "ERR_INVALID_OPTION", { message: /timeout/ });

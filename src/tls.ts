@@ -1,0 +1,318 @@
+/**
+ * TLS handshakes for clients, servers and STARTTLS upgrades, with sockurl's own
+ * verification: chain (unless pinned), subjectAltName required (RFC 9525), name, purpose,
+ * depth, fingerprint and SPKI pins — run on every handshake, resumed ones included.
+ * Node's `rejectUnauthorized` is never relied upon, so NODE_TLS_REJECT_UNAUTHORIZED
+ * cannot switch verification off.
+ */
+import { constants as cryptoConstants, createHash, X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
+import type { Duplex } from "node:stream";
+import tls, { type TLSSocket } from "node:tls";
+import { SocketError, socketError, toSocketError } from "./errors.js";
+import {
+  cipherList, loadCa, loadCertificate, normaliseFingerprints, versionRange,
+  type CertificateAndKey, type TlsOptions,
+} from "./tls-options.js";
+import { peerChainOf } from "./tls-info.js";
+
+/** How a TLS handshake ended well (internal). */
+export interface TlsSession {
+  stream: TLSSocket;
+  verdict: { authorized: boolean; error: string | null };
+  /** Updated as the server sends tickets. */
+  latestSession: { current: Buffer | null };
+}
+
+/** What the client verifies against. */
+export interface TlsTarget {
+  /** The URL host (a DNS name or an IP literal). */
+  host: string;
+  transport: string;
+  url: string;
+}
+
+const SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+const ANY_EKU = "2.5.29.37.0";
+const DEFAULT_VERIFY_DEPTH = 9;
+
+function certError(url: string, reason: string, text: string, cause?: unknown): SocketError {
+  return socketError("ERR_TLS_CERT", "tls", url, text, { reason, ...(cause === undefined ? {} : { cause }) });
+}
+
+const CERT_TEXT: Record<string, string> = {
+  CERT_HAS_EXPIRED: "the certificate has expired",
+  CERT_NOT_YET_VALID: "the certificate is not yet valid",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the certificate is self-signed (allow with tls.allowSelfSigned, or pin it with tls.fingerprint)",
+  SELF_SIGNED_CERT_IN_CHAIN: "the chain ends in an untrusted self-signed root (add it to tls.ca)",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the issuer is not trusted (add its CA to tls.ca)",
+  UNABLE_TO_GET_ISSUER_CERT: "the issuer certificate is missing",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the chain is incomplete: the server did not send its intermediate, or the CA is not trusted",
+  CERT_REVOKED: "the certificate is revoked",
+  UNABLE_TO_GET_CRL: "no CRL covers this certificate (tls.crl needs one per CA of the chain)",
+  CERT_SIGNATURE_FAILURE: "the certificate signature is invalid",
+  INVALID_PURPOSE: "the certificate is not meant for this use (extended key usage)",
+  CERT_CHAIN_TOO_LONG: "the chain is longer than tls.verifyDepth",
+  EE_KEY_TOO_SMALL: "the certificate key is too weak for the security level",
+  CA_KEY_TOO_SMALL: "a CA key is too weak for the security level",
+  CA_MD_TOO_WEAK: "a signature digest is too weak for the security level",
+};
+
+/**
+ * Runs the checks sockurl promises on a finished handshake; throws ERR_TLS_CERT or
+ * ERR_TLS_FINGERPRINT, or returns the verdict.
+ */
+export function verifyPeer(socket: TLSSocket, o: TlsOptions, peerName: string | null, url: string, side: "client" | "server"): { authorized: boolean; error: string | null } {
+  const verifyChain = o.verifyPeer ?? (side === "client" || o.requestCert === true);
+  const chain = peerChainOf(socket);
+  const leafDer = chain[0];
+  if (leafDer === undefined) {
+    if (verifyChain && (side === "client" || o.requestCert)) {
+      throw certError(url, "NO_PEER_CERTIFICATE", "the peer sent no certificate");
+    }
+    return { authorized: false, error: "NO_PEER_CERTIFICATE" };
+  }
+  const leaf = new X509Certificate(leafDer);
+  let pinned = false;
+  if (o.fingerprint !== undefined) {
+    for (const { algorithm, hex } of normaliseFingerprints(o.fingerprint)) {
+      const actual = createHash(algorithm).update(leafDer).digest("hex");
+      if (actual !== hex) {
+        throw socketError("ERR_TLS_FINGERPRINT", "tls", url,
+          `the certificate's ${algorithm} fingerprint ${actual} does not match the pinned ${hex}`, { reason: "FINGERPRINT_MISMATCH" });
+      }
+    }
+    pinned = true;
+  }
+  if (o.spkiPins !== undefined && o.spkiPins.length > 0) {
+    const spki = createHash("sha256").update(leaf.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+    if (!o.spkiPins.includes(spki)) {
+      throw socketError("ERR_TLS_FINGERPRINT", "tls", url,
+        `the certificate's key (SPKI sha256 ${spki}) matches none of tls.spkiPins`, { reason: "SPKI_PIN_MISMATCH" });
+    }
+  }
+  let authorized = socket.authorized || pinned;
+  const raw = socket.authorizationError as unknown;
+  let error: string | null = socket.authorized ? null : typeof raw === "string" ? raw : (raw as { code?: string } | null)?.code ?? String(raw);
+  if (verifyChain && !authorized) {
+    if (error === "UNSPECIFIED" && weakKey(leaf, o.securityLevel ?? 2)) error = "EE_KEY_TOO_SMALL";
+    if (o.allowSelfSigned && error === "DEPTH_ZERO_SELF_SIGNED_CERT") {
+      authorized = true;
+    } else {
+      const reason = error ?? "UNKNOWN";
+      throw certError(url, reason, `${CERT_TEXT[reason] ?? "the certificate did not verify"} (${reason})`);
+    }
+  }
+  if (verifyChain) {
+    const depth = o.verifyDepth ?? DEFAULT_VERIFY_DEPTH;
+    if (chain.length - 1 > depth) throw certError(url, "CERT_CHAIN_TOO_LONG", `${CERT_TEXT.CERT_CHAIN_TOO_LONG} (${depth})`);
+    const purposes = leaf.keyUsage;
+    const wanted = side === "client" ? SERVER_AUTH : CLIENT_AUTH;
+    if (Array.isArray(purposes) && purposes.length > 0 && !purposes.includes(wanted) && !purposes.includes(ANY_EKU)) {
+      throw certError(url, "INVALID_PURPOSE", `${CERT_TEXT.INVALID_PURPOSE}: it allows ${purposes.join(", ")}, not ${side === "client" ? "serverAuth" : "clientAuth"}`);
+    }
+  }
+  const checkName = o.verifyPeerName ?? side === "client";
+  if (checkName && peerName !== null) {
+    if (!leaf.subjectAltName) {
+      throw certError(url, "NO_SAN", `the certificate has no subjectAltName; names in the CN are not accepted (RFC 9525): ${leaf.subject.replace(/\n/g, ", ")}`);
+    }
+    const mismatch = tls.checkServerIdentity(peerName, { subject: {}, subjectaltname: leaf.subjectAltName } as tls.PeerCertificate);
+    if (mismatch) {
+      throw certError(url, (mismatch as { code?: string }).code ?? "ERR_TLS_CERT_ALTNAME_INVALID",
+        `the certificate is not valid for ${peerName}: it names ${leaf.subjectAltName}`, mismatch);
+    }
+  }
+  return { authorized, error };
+}
+
+/** OpenSSL reports a leaf key below the security level without a name Node knows. */
+function weakKey(leaf: X509Certificate, level: number): boolean {
+  const minRsaBits = [0, 1024, 2048, 3072, 7680, 15360][level] ?? 2048;
+  const type = leaf.publicKey.asymmetricKeyType;
+  const bits = leaf.publicKey.asymmetricKeyDetails?.modulusLength;
+  return (type === "rsa" || type === "rsa-pss" || type === "dsa") && bits !== undefined && bits < minRsaBits;
+}
+
+/** Wraps a handshake error (alert, reset, bad record) as a SocketError in phase tls. */
+export function handshakeError(err: unknown, url: string): SocketError {
+  if (err instanceof SocketError) return err;
+  const e = err as { code?: string; message?: string; reason?: string };
+  const reason = e.code ?? "UNKNOWN";
+  const detail = (e.reason ?? e.message ?? String(err)).replace(/^.*routines:+/, "");
+  if (reason === "ECONNRESET" || reason === "EPIPE") {
+    return socketError("ERR_TLS_HANDSHAKE", "tls", url, `the peer closed the connection during the TLS handshake (${reason})`, { reason, cause: err });
+  }
+  if (reason === "ERR_SSL_NO_PROTOCOLS_AVAILABLE" || /unsupported protocol|protocol version|no protocols available/i.test(detail)) {
+    return socketError("ERR_TLS_HANDSHAKE", "tls", url,
+      `no TLS version in common with the peer (${detail}); TLS 1.0/1.1 also need tls.securityLevel: 0`, { reason, cause: err });
+  }
+  return socketError("ERR_TLS_HANDSHAKE", "tls", url, `TLS handshake failed: ${detail}`, { reason, cause: err });
+}
+
+/** Strips the trailing dot of an absolute DNS name: SNI and name checks never carry it. */
+function bareName(host: string): string {
+  return host.endsWith(".") ? host.slice(0, -1) : host;
+}
+
+/**
+ * Starts a client handshake over a connected stream. `cancel` destroys it.
+ *
+ * @example
+ * ```ts
+ * const { promise } = clientHandshake(tcpSocket, { ca }, { host: "localhost", transport: "tls", url });
+ * const session = await promise;
+ * ```
+ */
+export function clientHandshake(plain: Duplex, o: TlsOptions, target: TlsTarget): { promise: Promise<TlsSession>; cancel: () => void } {
+  const peerName = bareName(o.peerName ?? target.host);
+  const range = versionRange(target.transport, o, target.url);
+  const ca = loadCa(o);
+  const own = loadCertificate(o);
+  const servername = o.sni !== false && isIP(peerName) === 0 ? peerName : undefined;
+  const socket = tls.connect({
+    socket: plain,
+    ...(servername === undefined ? {} : { servername }),
+    ...(ca === undefined ? {} : { ca }),
+    ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
+    ...(own as object),
+    ...range,
+    ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
+    ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
+    ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
+    ...(o.session === undefined ? {} : { session: o.session }),
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+  } as tls.ConnectionOptions);
+  const latestSession = { current: null as Buffer | null };
+  socket.on("session", (s: Buffer) => {
+    latestSession.current = s;
+  });
+  const promise = new Promise<TlsSession>((resolve, reject) => {
+    const onError = (err: Error) => {
+      socket.destroy();
+      reject(handshakeError(err, target.url));
+    };
+    const onClose = () => reject(handshakeError(Object.assign(new Error("connection closed"), { code: "ECONNRESET" }), target.url));
+    socket.once("error", onError);
+    socket.once("close", onClose);
+    socket.once("secureConnect", () => {
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      socket.on("error", () => {}); // replaced by the Socket's own listener at once
+      try {
+        socket.disableRenegotiation();
+        const verdict = verifyPeer(socket, o, peerName, target.url, "client");
+        resolve({ stream: socket, verdict, latestSession });
+      } catch (err) {
+        socket.destroy();
+        reject(err instanceof SocketError ? err : toSocketError(err, "tls", target.url));
+      }
+    });
+  });
+  return { promise, cancel: () => socket.destroy() };
+}
+
+/** Secure-context options shared by `listen("tls://…")` and server-side `startTls`. */
+export function serverContextOptions(o: TlsOptions, transport: string, url: string): tls.TlsOptions {
+  const own = loadCertificate(o);
+  if (own.cert === undefined || own.key === undefined) {
+    throw socketError("ERR_INVALID_OPTION", "address", url, "a TLS server needs tls.cert and tls.key (or tls.certFile and tls.keyFile)");
+  }
+  const ca = loadCa(o);
+  const range = versionRange(transport, o, url);
+  const contexts = sniContexts(o, url);
+  return {
+    ...(own as object),
+    ...(ca === undefined ? {} : { ca }),
+    ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
+    ...range,
+    ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
+    ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
+    ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
+    honorCipherOrder: o.honorCipherOrder ?? true,
+    requestCert: o.requestCert ?? false,
+    rejectUnauthorized: (o.requestCert ?? false) && (o.verifyPeer ?? true),
+    ...(o.noTicket ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
+    ...(contexts === null ? {} : {
+      SNICallback: (name: string, done: (err: Error | null, ctx?: tls.SecureContext) => void) => done(null, pickSni(contexts, name)),
+    }),
+  } as tls.TlsOptions;
+}
+
+type SniTable = { exact: Map<string, tls.SecureContext>; wildcard: Map<string, tls.SecureContext> };
+
+function sniContexts(o: TlsOptions, url: string): SniTable | null {
+  if (o.sniCertificates === undefined) return null;
+  const table: SniTable = { exact: new Map(), wildcard: new Map() };
+  for (const [name, entry] of Object.entries(o.sniCertificates)) {
+    let context: tls.SecureContext;
+    try {
+      context = tls.createSecureContext({ ...(loadCertificate(entry as CertificateAndKey) as object), ciphers: cipherList(o, tls.DEFAULT_CIPHERS) } as tls.SecureContextOptions);
+    } catch (err) {
+      throw socketError("ERR_INVALID_OPTION", "address", url, `tls.sniCertificates["${name}"]: ${(err as Error).message}`, { cause: err });
+    }
+    const key = bareName(name.toLowerCase());
+    if (key.startsWith("*.")) table.wildcard.set(key.slice(2), context);
+    else table.exact.set(key, context);
+  }
+  return table;
+}
+
+function pickSni(table: SniTable, name: string): tls.SecureContext | undefined {
+  const key = bareName(name.toLowerCase());
+  const exact = table.exact.get(key);
+  if (exact) return exact;
+  const dot = key.indexOf(".");
+  return dot === -1 ? undefined : table.wildcard.get(key.slice(dot + 1));
+}
+
+/**
+ * Runs the server side of a handshake over a connected stream (STARTTLS servers).
+ *
+ * @example
+ * ```ts
+ * const session = await serverHandshake(plain, { cert, key }, "tcp", url, 10_000).promise;
+ * ```
+ */
+export function serverHandshake(plain: Duplex, o: TlsOptions, transport: string, url: string, timeoutMs: number): { promise: Promise<TlsSession>; cancel: () => void } {
+  const contextOptions = serverContextOptions(o, transport === "tcp" || transport === "unix" ? "tls" : transport, url);
+  let secureContext: tls.SecureContext;
+  try {
+    secureContext = tls.createSecureContext(contextOptions as tls.SecureContextOptions);
+  } catch (err) {
+    throw socketError("ERR_INVALID_OPTION", "address", url, `TLS server options: ${(err as Error).message}`, { cause: err });
+  }
+  const socket = new tls.TLSSocket(plain as import("node:net").Socket, {
+    ...contextOptions,
+    isServer: true,
+    secureContext,
+  } as tls.TLSSocketOptions);
+  const latestSession = { current: null as Buffer | null };
+  const promise = new Promise<TlsSession>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(socketError("ETIMEDOUT", "tls", url, `the TLS handshake did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (err: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(handshakeError(err, url));
+    };
+    socket.once("error", onError);
+    socket.once("secure", () => {
+      clearTimeout(timer);
+      socket.off("error", onError);
+      socket.on("error", () => {});
+      try {
+        const verdict = verifyPeer(socket, o, null, url, "server");
+        resolve({ stream: socket, verdict, latestSession });
+      } catch (err) {
+        socket.destroy();
+        reject(err);
+      }
+    });
+  });
+  return { promise, cancel: () => socket.destroy() };
+}
