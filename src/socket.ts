@@ -8,7 +8,7 @@ import type { Transport } from "./address.js";
 import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
 import { DEFAULT_MAX_LINE, Reader } from "./reader.js";
 import { validateTimeout } from "./options.js";
-import { clientHandshake, serverHandshake, type TlsSession } from "./tls.js";
+import { clientHandshake, prepareClient, prepareServer, serverHandshake, type TlsSession } from "./tls.js";
 import { tlsInfoOf, type TlsInfo } from "./tls-info.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 
@@ -122,11 +122,13 @@ export class Socket implements AsyncIterable<Buffer> {
   }
 
   #attach(stream: Duplex): void {
+    this.#attaching = true;
     stream.on("data", this.#onData);
     stream.on("end", this.#onEnd);
     stream.on("error", this.#onError);
     stream.on("drain", this.#onDrain);
     stream.on("close", this.#onClose);
+    this.#attaching = false;
   }
 
   #detach(stream: Duplex): void {
@@ -224,6 +226,10 @@ export class Socket implements AsyncIterable<Buffer> {
       throw socketError("ERR_STARTTLS_PENDING_DATA", "starttls", this.url,
         `${this.#reader.length + this.#stream.readableLength} plaintext bytes arrived before the TLS handshake and would be treated as encrypted data (CVE-2011-0411); refusing to upgrade`);
     }
+    const url = this.url;
+    const target = { host: tlsOptions.peerName ?? this.#host ?? hostOf(url), transport: "tls", url };
+    // Bad options fail here, with the plaintext socket untouched.
+    const prepared = server ? prepareServer(tlsOptions, this.transport, url) : prepareClient(tlsOptions, target);
     const plain = this.#stream;
     this.#upgrading = true;
     this.#detach(plain);
@@ -231,12 +237,11 @@ export class Socket implements AsyncIterable<Buffer> {
     // Errors on the plain stream during the handshake surface through the TLS stream.
     const swallow = () => {};
     plain.on("error", swallow);
-    const url = this.url;
     const timeout = tlsOptions.handshakeTimeout ?? 60_000;
     try {
       const handshake = server
-        ? serverHandshake(plain, tlsOptions, this.transport, url, timeout)
-        : clientHandshake(plain, tlsOptions, { host: tlsOptions.peerName ?? this.#host ?? hostOf(url), transport: "tls", url });
+        ? serverHandshake(plain, tlsOptions, this.transport, url, timeout, prepared as ReturnType<typeof prepareServer>)
+        : clientHandshake(plain, tlsOptions, target, prepared as ReturnType<typeof prepareClient>);
       let timer: NodeJS.Timeout | undefined;
       const session = await (server ? handshake.promise : Promise.race([
         handshake.promise,
@@ -267,29 +272,44 @@ export class Socket implements AsyncIterable<Buffer> {
   }
 
   /**
-   * The live Node `Duplex`, for libraries that take one (pg, nodemailer, mysql2).
-   * Taking it hands the connection over: unread bytes are put back into the stream and
-   * this Socket's read methods fail with ERR_SOCKET_CLOSED from then on.
+   * The live Node `Duplex` (the TLS stream after an upgrade), for libraries that take one
+   * (pg, nodemailer, mysql2). Reading it is harmless; once another reader attaches to it (a
+   * 'data' or 'readable' listener, or pipe()), the connection is handed over: unread bytes go
+   * back into the stream, and this Socket's read methods fail with ERR_SOCKET_CLOSED.
+   *
+   * @example
+   * ```ts
+   * const client = new pg.Client({ stream: () => socket.stream });
+   * ```
    */
   get stream(): Duplex {
-    if (!this.#detached) {
-      this.#detached = true;
-      this.#stream.off("data", this.#onData);
-      this.#stream.off("end", this.#onEnd);
-      if (this.#reader.length > 0) this.#stream.unshift(this.#reader.takeExactly(this.#reader.length)!);
-      this.#stream.pause();
-      this.#paused = true;
-      // An explicit pause() would keep the taker's 'data' listener silent; let it start the flow.
-      const stream = this.#stream;
+    const stream = this.#stream;
+    if (!this.#detached && !this.#handoverWatched.has(stream)) {
+      this.#handoverWatched.add(stream);
       const onListener = (event: string | symbol) => {
-        if (event !== "data") return;
+        if ((event !== "data" && event !== "readable") || this.#stream !== stream || this.#attaching) return;
         stream.off("newListener", onListener);
-        process.nextTick(() => stream.resume());
+        this.#handOver(stream);
       };
       stream.on("newListener", onListener);
-      this.#failReads(this.#closedError("read", "the socket was handed over through .stream"));
     }
-    return this.#stream;
+    return stream;
+  }
+
+  #handoverWatched = new WeakSet<Duplex>();
+  #attaching = false;
+
+  #handOver(stream: Duplex): void {
+    if (this.#detached) return;
+    this.#detached = true;
+    stream.off("data", this.#onData);
+    stream.off("end", this.#onEnd);
+    if (this.#reader.length > 0) stream.unshift(this.#reader.takeExactly(this.#reader.length)!);
+    // pause() would keep the taker's 'data' listener silent; resume once it is attached.
+    stream.pause();
+    this.#paused = true;
+    process.nextTick(() => stream.resume());
+    this.#failReads(this.#closedError("read", "the socket was handed over through .stream"));
   }
 
   /** Milliseconds a read may wait for data before it rejects with ETIMEDOUT; 0 waits forever. */

@@ -156,35 +156,64 @@ function bareName(host: string): string {
   return host.endsWith(".") ? host.slice(0, -1) : host;
 }
 
+/** Client handshake settings, checked and loaded before any socket is touched. */
+export interface PreparedClient {
+  connectOptions: tls.ConnectionOptions;
+  peerName: string;
+}
+
 /**
- * Starts a client handshake over a connected stream. `cancel` destroys it.
+ * Checks and loads everything a client handshake needs (versions, CA and certificate files),
+ * so that errors surface before the connection is touched.
  *
  * @example
  * ```ts
- * const { promise } = clientHandshake(tcpSocket, { ca }, { host: "localhost", transport: "tls", url });
- * const session = await promise;
+ * const prepared = prepareClient({ ca }, { host: "localhost", transport: "tls", url });
  * ```
  */
-export function clientHandshake(plain: Duplex, o: TlsOptions, target: TlsTarget): { promise: Promise<TlsSession>; cancel: () => void } {
+export function prepareClient(o: TlsOptions, target: TlsTarget): PreparedClient {
   const peerName = bareName(o.peerName ?? target.host);
   const range = versionRange(target.transport, o, target.url);
   const ca = loadCa(o);
   const own = loadCertificate(o);
   const servername = o.sni !== false && isIP(peerName) === 0 ? peerName : undefined;
-  const socket = tls.connect({
-    socket: plain,
-    ...(servername === undefined ? {} : { servername }),
-    ...(ca === undefined ? {} : { ca }),
-    ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
-    ...(own as object),
-    ...range,
-    ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
-    ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
-    ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
-    ...(o.session === undefined ? {} : { session: o.session }),
-    rejectUnauthorized: false,
-    checkServerIdentity: () => undefined,
-  } as tls.ConnectionOptions);
+  return {
+    peerName,
+    connectOptions: {
+      ...(servername === undefined ? {} : { servername }),
+      ...(ca === undefined ? {} : { ca }),
+      ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
+      ...(own as object),
+      ...range,
+      ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
+      ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
+      ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
+      ...(o.session === undefined ? {} : { session: o.session }),
+      // sockurl verifies itself (verifyPeer); Node's check would obey NODE_TLS_REJECT_UNAUTHORIZED.
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+    } as tls.ConnectionOptions,
+  };
+}
+
+/**
+ * Starts a client handshake over a connected stream. `cancel` destroys it.
+ *
+ * @example
+ * ```ts
+ * const target = { host: "localhost", transport: "tls", url };
+ * const { promise } = clientHandshake(tcpSocket, { ca }, target);
+ * const session = await promise;
+ * ```
+ */
+export function clientHandshake(
+  plain: Duplex,
+  o: TlsOptions,
+  target: TlsTarget,
+  prepared: PreparedClient = prepareClient(o, target),
+): { promise: Promise<TlsSession>; cancel: () => void } {
+  const { peerName } = prepared;
+  const socket = tls.connect({ ...prepared.connectOptions, socket: plain } as tls.ConnectionOptions);
   const latestSession = { current: null as Buffer | null };
   socket.on("session", (s: Buffer) => {
     latestSession.current = s;
@@ -194,12 +223,15 @@ export function clientHandshake(plain: Duplex, o: TlsOptions, target: TlsTarget)
       socket.destroy();
       reject(handshakeError(err, target.url));
     };
-    const onClose = () => reject(handshakeError(Object.assign(new Error("connection closed"), { code: "ECONNRESET" }), target.url));
+    // With allowHalfOpen, a peer's FIN is 'end' without 'close': both end the handshake.
+    const onClose = () => onError(Object.assign(new Error("connection closed"), { code: "ECONNRESET" }));
     socket.once("error", onError);
     socket.once("close", onClose);
+    socket.once("end", onClose);
     socket.once("secureConnect", () => {
       socket.off("error", onError);
       socket.off("close", onClose);
+      socket.off("end", onClose);
       socket.on("error", () => {}); // replaced by the Socket's own listener at once
       try {
         socket.disableRenegotiation();
@@ -268,6 +300,29 @@ function pickSni(table: SniTable, name: string): tls.SecureContext | undefined {
   return dot === -1 ? undefined : table.wildcard.get(key.slice(dot + 1));
 }
 
+/** Server handshake settings, checked and loaded before any socket is touched. */
+export interface PreparedServer {
+  contextOptions: tls.TlsOptions;
+  secureContext: tls.SecureContext;
+}
+
+/**
+ * Checks and loads a server certificate, key and options for a STARTTLS server handshake.
+ *
+ * @example
+ * ```ts
+ * const prepared = prepareServer({ cert, key }, "tcp", url);
+ * ```
+ */
+export function prepareServer(o: TlsOptions, transport: string, url: string): PreparedServer {
+  const contextOptions = serverContextOptions(o, transport === "tcp" || transport === "unix" ? "tls" : transport, url);
+  try {
+    return { contextOptions, secureContext: tls.createSecureContext(contextOptions as tls.SecureContextOptions) };
+  } catch (err) {
+    throw socketError("ERR_INVALID_OPTION", "address", url, `TLS server options: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /**
  * Runs the server side of a handshake over a connected stream (STARTTLS servers).
  *
@@ -276,18 +331,18 @@ function pickSni(table: SniTable, name: string): tls.SecureContext | undefined {
  * const session = await serverHandshake(plain, { cert, key }, "tcp", url, 10_000).promise;
  * ```
  */
-export function serverHandshake(plain: Duplex, o: TlsOptions, transport: string, url: string, timeoutMs: number): { promise: Promise<TlsSession>; cancel: () => void } {
-  const contextOptions = serverContextOptions(o, transport === "tcp" || transport === "unix" ? "tls" : transport, url);
-  let secureContext: tls.SecureContext;
-  try {
-    secureContext = tls.createSecureContext(contextOptions as tls.SecureContextOptions);
-  } catch (err) {
-    throw socketError("ERR_INVALID_OPTION", "address", url, `TLS server options: ${(err as Error).message}`, { cause: err });
-  }
+export function serverHandshake(
+  plain: Duplex,
+  o: TlsOptions,
+  transport: string,
+  url: string,
+  timeoutMs: number,
+  prepared: PreparedServer = prepareServer(o, transport, url),
+): { promise: Promise<TlsSession>; cancel: () => void } {
   const socket = new tls.TLSSocket(plain as import("node:net").Socket, {
-    ...contextOptions,
+    ...prepared.contextOptions,
     isServer: true,
-    secureContext,
+    secureContext: prepared.secureContext,
   } as tls.TLSSocketOptions);
   const latestSession = { current: null as Buffer | null };
   const promise = new Promise<TlsSession>((resolve, reject) => {
@@ -297,13 +352,20 @@ export function serverHandshake(plain: Duplex, o: TlsOptions, transport: string,
     }, timeoutMs);
     const onError = (err: Error) => {
       clearTimeout(timer);
+      socket.off("close", onClose);
+      socket.off("end", onClose);
       socket.destroy();
       reject(handshakeError(err, url));
     };
+    const onClose = () => onError(Object.assign(new Error("connection closed"), { code: "ECONNRESET" }));
     socket.once("error", onError);
+    socket.once("close", onClose);
+    socket.once("end", onClose);
     socket.once("secure", () => {
       clearTimeout(timer);
       socket.off("error", onError);
+      socket.off("close", onClose);
+      socket.off("end", onClose);
       socket.on("error", () => {});
       try {
         const verdict = verifyPeer(socket, o, null, url, "server");
