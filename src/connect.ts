@@ -12,7 +12,7 @@ import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
 import { Deadline } from "./deadline.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
-import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
+import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, literalAddress, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
 import { Socket } from "./socket.js";
 import { clientHandshake } from "./tls.js";
 import { validateTlsOptions, versionRange } from "./tls-options.js";
@@ -71,7 +71,8 @@ export async function connect(target: string | Address, options?: ConnectOptions
       return new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: "localhost" });
     }
     deadline.phase = "resolve";
-    let addresses = await deadline.race(resolveHost(address.host, { family: opts.family, lookup: opts.lookup }, url));
+    let addresses = literalAddress(address.host, opts.family ?? 0, url)
+      ?? await deadline.race(resolveHost(address.host, { family: opts.family, lookup: opts.lookup }, url));
     deadline.phase = "connect";
     if (bind) addresses = matchFamily(addresses, bind, url);
     if (address.transport === "udp") {
@@ -188,6 +189,13 @@ function dialTcp(
     });
     return { promise: dialAttempt(socket), cancel: () => socket.destroy() };
   };
+  if (addresses.length === 1) {
+    // One address (an IP literal, say): no race to run.
+    const only = dial(addresses[0]!);
+    return deadline.race(only.promise, only.cancel).catch((err: unknown) => {
+      throw err instanceof SocketError ? err : toSocketError(err, "connect", url);
+    });
+  }
   const race = happyEyeballs(addresses, dial, opts.attemptDelay ?? DEFAULT_ATTEMPT_DELAY, (s) => s.destroy());
   return deadline.race(race.promise, race.cancel).catch((err: unknown) => {
     if (err instanceof SocketError) {

@@ -139,7 +139,7 @@ export function toSocketError(err: unknown, phase: Phase, address?: string): Soc
   if (err instanceof SocketError) return err;
   const sys = (err ?? {}) as NodeSystemError;
   const code = typeof sys.code === "string" && sys.code !== "" ? sys.code : "ERR_SOCKET_CLOSED";
-  const what = OS_MESSAGES[code] ?? (sys.message || String(err));
+  const what = OS_MESSAGES[code] ?? cleanMessage(sys.message || String(err));
   const errno =
     typeof sys.errno === "number" ? Math.abs(sys.errno) : ERRNO_BY_CODE[code];
   const target = address === undefined ? "" : ` ${address}`;
@@ -176,4 +176,10 @@ export function socketError(
     address,
     errno,
   });
+}
+
+/** OpenSSL's messages carry a numeric prefix and a source location; keep the words. */
+function cleanMessage(message: string): string {
+  const openssl = /error:[0-9A-F]+:[^:]*routines?:[^:]*:([^:]+)/.exec(message);
+  return (openssl ? openssl[1]! : message).trim();
 }

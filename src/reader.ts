@@ -41,11 +41,16 @@ export class Reader {
   /** Bytes known to hold no delimiter, for the delimiter cached in `#scanFor`. */
   #scanned = 0;
   #scanFor: Buffer | number | null = null;
-  readonly #label: string | undefined;
+  readonly #label: string | (() => string) | undefined;
 
   /** @param label the target URL, named in error messages */
-  constructor(label?: string) {
+  constructor(label?: string | (() => string)) {
     this.#label = label;
+  }
+
+  /** The label for error messages (worked out only when an error is made). */
+  #where(): string | undefined {
+    return typeof this.#label === "function" ? this.#label() : this.#label;
   }
 
   /** Bytes buffered and not yet read. */
@@ -96,7 +101,7 @@ export class Reader {
     }
     if (this.#length >= n) return n === 0 ? EMPTY : this.#splice(n);
     if (this.#ended) {
-      throw socketError("ERR_UNEXPECTED_EOF", "read", this.#label,
+      throw socketError("ERR_UNEXPECTED_EOF", "read", this.#where(),
         `stream ended after ${this.#length} of ${n} bytes`);
     }
     return undefined;
@@ -117,18 +122,18 @@ export class Reader {
       if (length === 0) return this.#ended ? null : undefined;
       if (this.#ended) {
         // Check before consuming: a refused tail stays buffered.
-        if (length > maxLength) throw lineTooLong(maxLength, this.#label);
+        if (length > maxLength) throw lineTooLong(maxLength, this.#where());
         return this.#splice(length).toString("utf8");
       }
       // Too long already, unless the one byte past maxLength is a CR that may start a CRLF.
       if (length > maxLength && (length > maxLength + 1 || this.#lastByte() !== CR)) {
-        throw lineTooLong(maxLength, this.#label);
+        throw lineTooLong(maxLength, this.#where());
       }
       return undefined;
     }
     let end = at;
     if (end > 0 && this.#byteAt(end - 1) === CR) end--;
-    if (end > maxLength) throw lineTooLong(maxLength, this.#label);
+    if (end > maxLength) throw lineTooLong(maxLength, this.#where());
     return this.#splice(at + 1).toString("utf8", 0, end);
   }
 
@@ -146,16 +151,16 @@ export class Reader {
     if (!(maxLength >= 0)) throw this.#invalid("maxLength must be a non-negative number");
     const at = this.#find(width === 1 ? delimiter[0]! : delimiter);
     if (at !== -1) {
-      if (at > maxLength) throw lineTooLong(maxLength, this.#label, "delimiter");
+      if (at > maxLength) throw lineTooLong(maxLength, this.#where(), "delimiter");
       return this.#splice(at + width).subarray(0, at);
     }
     const length = this.#length;
     if (length > maxLength && !this.#delimiterMayStart(delimiter, maxLength)) {
-      throw lineTooLong(maxLength, this.#label, "delimiter");
+      throw lineTooLong(maxLength, this.#where(), "delimiter");
     }
     if (!this.#ended) return undefined;
     if (length === 0) return null;
-    throw socketError("ERR_UNEXPECTED_EOF", "read", this.#label,
+    throw socketError("ERR_UNEXPECTED_EOF", "read", this.#where(),
       `stream ended inside a record of ${length} bytes without its delimiter`);
   }
 
@@ -275,7 +280,7 @@ export class Reader {
   }
 
   #invalid(text: string) {
-    return socketError("ERR_INVALID_OPTION", "read", this.#label, text);
+    return socketError("ERR_INVALID_OPTION", "read", this.#where(), text);
   }
 
   /** Removes and returns the first `n` bytes (0 < n ≤ length): a view when one chunk holds them. */

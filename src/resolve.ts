@@ -31,13 +31,8 @@ export async function resolveHost(
   url: string,
 ): Promise<LookupAddress[]> {
   const family = options.family ?? 0;
-  const literal = isIP(host);
-  if (literal !== 0) {
-    if (family !== 0 && family !== literal) {
-      throw socketError("EAFNOSUPPORT", "resolve", url, `${host} is not an IPv${family} address`);
-    }
-    return [{ address: host, family: literal as 4 | 6 }];
-  }
+  const literal = literalAddress(host, family, url);
+  if (literal !== null) return literal;
   let found: readonly LookupAddress[];
   try {
     found = await (options.lookup ?? systemLookup)(host, { family });
@@ -51,6 +46,23 @@ export async function resolveHost(
     throw socketError("ENOTFOUND", "resolve", url, `host not found: no ${family ? `IPv${family} ` : ""}address for ${host}`);
   }
   return interleaveFamilies(usable.map((a) => ({ address: a.address, family: isIP(a.address) as 4 | 6 })));
+}
+
+/**
+ * The address of an IP literal, without a resolver round trip; null for a name.
+ *
+ * @example
+ * ```ts
+ * literalAddress("::1", 0, url); // [{ address: "::1", family: 6 }]
+ * ```
+ */
+export function literalAddress(host: string, family: 0 | 4 | 6, url: string): LookupAddress[] | null {
+  const literal = isIP(host);
+  if (literal === 0) return null;
+  if (family !== 0 && family !== literal) {
+    throw socketError("EAFNOSUPPORT", "resolve", url, `${host} is not an IPv${family} address`);
+  }
+  return [{ address: host, family: literal as 4 | 6 }];
 }
 
 /**

@@ -12,7 +12,7 @@ import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
 import { Socket } from "./socket.js";
-import { serverContextOptions, verifyPeer } from "./tls.js";
+import { serverContextOptions, serverOptionError, verifyPeer } from "./tls.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 
 const DEFAULT_BACKLOG = 511;
@@ -68,21 +68,24 @@ export class Server implements AsyncIterable<Socket> {
     const transport = address.transport;
     if (tlsOptions !== null) {
       // A client that fails or stalls its handshake is dropped here and never reaches accept().
-      server.on("tlsClientError", () => {
+      server.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => {
         this.#handshakeFailures++;
+        // Node reports a handshake timeout without closing the connection.
+        socket.destroy();
       });
     }
     server.on(tlsOptions === null ? "connection" : "secureConnection", (raw: net.Socket) => {
       // Attach the error listener before anything else can happen on this socket.
-      const remote = raw.remoteAddress;
-      const peerUrl = remote === undefined
-        ? this.url
-        : formatAddress({ transport, host: remote, port: raw.remotePort ?? 0 } as InetAddress);
+      // getpeername is a syscall: work the peer's URL out only when someone asks.
+      const peerUrl = (): string => {
+        const remote = raw.remoteAddress;
+        return remote === undefined ? this.url : formatAddress({ transport, host: remote, port: raw.remotePort ?? 0 } as InetAddress);
+      };
       let session;
       if (tlsOptions !== null) {
         const secure = raw as tls.TLSSocket;
         try {
-          session = { stream: secure, verdict: verifyPeer(secure, tlsOptions, null, peerUrl, "server"), latestSession: { current: null } };
+          session = { stream: secure, verdict: verifyPeer(secure, tlsOptions, null, peerUrl(), "server"), latestSession: { current: null } };
         } catch {
           this.#handshakeFailures++;
           raw.destroy();
@@ -180,15 +183,17 @@ export class Server implements AsyncIterable<Socket> {
    * for await (const socket of server) handle(socket);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<Socket> {
-    for (;;) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Socket> {
+    return {
+      next: () => this.accept().then(
+        (value) => ({ value, done: false }),
+        (err: unknown) => {
+          if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return { value: undefined, done: true };
+          throw err;
+        },
+      ),
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
   }
 
   /**
@@ -308,7 +313,7 @@ function bindServer(
         : tls.createServer({ ...secure, allowHalfOpen: true });
     } catch (err) {
       // A bad certificate, key or passphrase.
-      return reject(socketError("ERR_INVALID_OPTION", "address", url, `TLS server options: ${(err as Error).message}`, { cause: err }));
+      return reject(serverOptionError(err, url));
     }
     const onError = (err: Error) => {
       server.close();
@@ -321,3 +326,4 @@ function bindServer(
     });
   });
 }
+

@@ -28,7 +28,8 @@ export interface ReadLineOptions {
 /** How a Socket is made from a connected Node stream (internal). */
 export interface SocketInit {
   transport: Transport;
-  url: string;
+  /** The URL, or a function that works it out when first asked (accepted sockets). */
+  url: string | (() => string);
   readTimeout?: number | undefined;
   /** Bytes read ahead before the socket is paused (default 64 KiB). */
   highWaterMark?: number | undefined;
@@ -66,6 +67,7 @@ type NetLike = Duplex & {
 };
 
 const RESOLVED = Promise.resolve();
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 /** How long close() waits for queued bytes to reach the kernel before it drops them. */
 const CLOSE_FLUSH_GRACE = 10_000;
@@ -86,8 +88,7 @@ const CLOSE_FLUSH_GRACE = 10_000;
 export class Socket implements AsyncIterable<Buffer> {
   /** The transport this socket was made with (`tcp`, `unix`, `tls`, …). */
   readonly transport: Transport;
-  /** The canonical URL of the peer: the target for clients, the client's address for accepted sockets. */
-  readonly url: string;
+  #url: string | (() => string);
 
   #stream: NetLike;
   #reader: Reader;
@@ -111,9 +112,9 @@ export class Socket implements AsyncIterable<Buffer> {
   /** @internal Use `connect()` or `Server.accept()`. */
   constructor(stream: Duplex, init: SocketInit) {
     this.transport = init.transport;
-    this.url = init.url;
+    this.#url = init.url;
     this.#stream = stream as NetLike;
-    this.#reader = new Reader(init.url);
+    this.#reader = new Reader(() => this.url);
     this.#highWaterMark = init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#readTimeout = init.readTimeout ?? 0;
     this.#tls = init.tls ?? null;
@@ -126,8 +127,8 @@ export class Socket implements AsyncIterable<Buffer> {
     stream.on("data", this.#onData);
     stream.on("end", this.#onEnd);
     stream.on("error", this.#onError);
-    stream.on("drain", this.#onDrain);
     stream.on("close", this.#onClose);
+    if (this.#writes.length > 0) stream.once("drain", this.#onDrain);
     this.#attaching = false;
   }
 
@@ -154,7 +155,7 @@ export class Socket implements AsyncIterable<Buffer> {
   };
 
   #onError = (err: unknown): void => {
-    if (this.#failure === null) this.#failure = err;
+    if (this.#failure === null) this.#failure = this.#tls !== null ? tlsAlertError(err, this.url) : err;
     this.#settleReads();
     this.#rejectWrites();
   };
@@ -175,6 +176,12 @@ export class Socket implements AsyncIterable<Buffer> {
   };
 
   // ---------------------------------------------------------------- identity
+
+  /** The canonical URL of the peer: the target for clients, the client's address for accepted sockets. */
+  get url(): string {
+    if (typeof this.#url === "function") this.#url = this.#url();
+    return this.#url;
+  }
 
   /** The peer's address. */
   get remote(): Endpoint {
@@ -398,12 +405,12 @@ export class Socket implements AsyncIterable<Buffer> {
    * for await (const chunk of socket) process.stdout.write(chunk);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    for (;;) {
-      const chunk = await this.read();
-      if (chunk === null) return;
-      yield chunk;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    // A plain iterator: an async generator would add a promise and a frame per chunk.
+    return {
+      next: () => this.read().then((chunk) => (chunk === null ? DONE : { value: chunk, done: false })),
+      return: () => Promise.resolve(DONE),
+    };
   }
 
   /** True when no unread byte is buffered by sockurl or by Node (used before STARTTLS). */
@@ -509,6 +516,8 @@ export class Socket implements AsyncIterable<Buffer> {
       return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array"));
     }
     if (this.#stream.write(data)) return RESOLVED;
+    // Listen for 'drain' only while someone waits for it: most sockets never do.
+    if (this.#writes.length === 0) this.#stream.once("drain", this.#onDrain);
     return new Promise((resolve, reject) => this.#writes.push({ resolve, reject }));
   }
 
@@ -568,16 +577,18 @@ export class Socket implements AsyncIterable<Buffer> {
   close(): Promise<void> {
     if (this.#closedLocally === null) {
       this.#closedLocally = "the socket was closed";
-      this.#failReads(this.#closedError("read", this.#closedLocally));
+      if (this.#reads.length > 0) this.#failReads(this.#closedError("read", this.#closedLocally));
       const stream = this.#stream;
       if (!this.#streamClosed) {
         const release = () => stream.destroy();
-        // A peer that never reads would hold the flush forever; after the grace period, let go.
-        const grace = setTimeout(release, CLOSE_FLUSH_GRACE);
-        this.#whenClosed(() => clearTimeout(grace));
         if (stream.writableFinished) release();
         else if (stream.writableEnded) stream.once("finish", release);
         else stream.end(release);
+        if (!stream.destroyed && stream.writableLength > 0) {
+          // A peer that never reads would hold the flush forever; after the grace period, let go.
+          const grace = setTimeout(release, CLOSE_FLUSH_GRACE);
+          this.#whenClosed(() => clearTimeout(grace));
+        }
       }
     }
     return this.#streamClosed ? RESOLVED : new Promise((resolve) => this.#whenClosed(resolve));
@@ -594,14 +605,13 @@ export class Socket implements AsyncIterable<Buffer> {
    */
   destroy(err?: Error): void {
     if (this.#closedLocally === null) this.#closedLocally = "the socket was destroyed";
-    const reason = err === undefined
-      ? this.#closedError("read", this.#closedLocally)
-      : toSocketError(err, "read", this.url);
-    this.#failReads(reason);
-    const writeReason = err === undefined
-      ? this.#closedError("write", this.#closedLocally)
-      : toSocketError(err, "write", this.url);
-    for (const w of this.#writes.splice(0)) w.reject(writeReason);
+    if (this.#reads.length > 0) {
+      this.#failReads(err === undefined ? this.#closedError("read", this.#closedLocally) : toSocketError(err, "read", this.url));
+    }
+    if (this.#writes.length > 0) {
+      const reason = err === undefined ? this.#closedError("write", this.#closedLocally) : toSocketError(err, "write", this.url);
+      for (const w of this.#writes.splice(0)) w.reject(reason);
+    }
     this.#stream.destroy();
   }
 
@@ -634,6 +644,17 @@ export class Socket implements AsyncIterable<Buffer> {
     }
     return max;
   }
+}
+
+/**
+ * In TLS 1.3 a server checks the client's certificate after the client's handshake is done,
+ * so its refusal arrives as an alert on a later read: report it as the handshake failure it is.
+ */
+function tlsAlertError(err: unknown, url: string): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string" || !code.startsWith("ERR_SSL_")) return err;
+  const detail = code.replace(/^ERR_SSL_/, "").toLowerCase().replace(/_/g, " ");
+  return socketError("ERR_TLS_HANDSHAKE", "tls", url, `the peer ended the TLS session: ${detail}`, { reason: code, cause: err });
 }
 
 function hostOf(url: string): string {

@@ -87,7 +87,11 @@ function curveBits(curve: string | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The peer chain as Node reports it, leaf first, without repeating the self-signed root. */
+/**
+ * The peer chain as presented, leaf first. Node appends the trust anchor from the local
+ * store; it is dropped so that the list shows what the peer sent (PHP's capture_peer_cert_chain).
+ * On a resumed session Node has no peer certificate, so the leaf is read from the session.
+ */
 export function peerChainOf(socket: TLSSocket): Buffer[] {
   const chain: Buffer[] = [];
   let cert = socket.getPeerCertificate(true) as DetailedPeerCertificate | Record<string, never>;
@@ -99,7 +103,52 @@ export function peerChainOf(socket: TLSSocket): Buffer[] {
     chain.push(cert.raw);
     cert = cert.issuerCertificate as DetailedPeerCertificate;
   }
+  if (chain.length > 1) {
+    const last = new X509Certificate(chain[chain.length - 1]!);
+    if (last.ca && last.subject === last.issuer) chain.pop();
+  }
+  if (chain.length === 0 && socket.isSessionReused()) {
+    const session = socket.getSession();
+    const leaf = session === undefined ? undefined : peerCertificateOfSession(session);
+    if (leaf !== undefined) chain.push(leaf);
+  }
   return chain;
+}
+
+/** Reads one DER TLV at `at`: tag, where its content starts and ends. */
+function tlv(der: Buffer, at: number): { tag: number; start: number; end: number } | undefined {
+  if (at + 2 > der.length) return undefined;
+  const tag = der[at]!;
+  let len = der[at + 1]!;
+  let start = at + 2;
+  if (len & 0x80) {
+    const bytes = len & 0x7f;
+    if (bytes === 0 || bytes > 4 || start + bytes > der.length) return undefined;
+    len = 0;
+    for (let i = 0; i < bytes; i++) len = len * 256 + der[start + i]!;
+    start += bytes;
+  }
+  const end = start + len;
+  return end <= der.length ? { tag, start, end } : undefined;
+}
+
+/**
+ * The peer certificate inside OpenSSL's serialized SSL_SESSION: the `[3]` field of its
+ * top-level SEQUENCE (ssl/ssl_asn1.c), which holds the certificate's DER.
+ */
+export function peerCertificateOfSession(session: Buffer): Buffer | undefined {
+  const outer = tlv(session, 0);
+  if (outer === undefined || outer.tag !== 0x30) return undefined;
+  for (let at = outer.start; at < outer.end; ) {
+    const field = tlv(session, at);
+    if (field === undefined) return undefined;
+    if (field.tag === 0xa3) {
+      const cert = tlv(session, field.start);
+      return cert !== undefined && cert.tag === 0x30 ? session.subarray(field.start, cert.end) : undefined;
+    }
+    at = field.end;
+  }
+  return undefined;
 }
 
 /**

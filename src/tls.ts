@@ -136,7 +136,7 @@ function weakKey(leaf: X509Certificate, level: number): boolean {
 }
 
 /** Wraps a handshake error (alert, reset, bad record) as a SocketError in phase tls. */
-export function handshakeError(err: unknown, url: string): SocketError {
+export function handshakeError(err: unknown, url: string, range?: { minVersion: string; maxVersion: string }): SocketError {
   if (err instanceof SocketError) return err;
   const e = err as { code?: string; message?: string; reason?: string };
   const reason = e.code ?? "UNKNOWN";
@@ -145,8 +145,13 @@ export function handshakeError(err: unknown, url: string): SocketError {
     return socketError("ERR_TLS_HANDSHAKE", "tls", url, `the peer closed the connection during the TLS handshake (${reason})`, { reason, cause: err });
   }
   if (reason === "ERR_SSL_NO_PROTOCOLS_AVAILABLE" || /unsupported protocol|protocol version|no protocols available/i.test(detail)) {
+    const allowed = range === undefined ? ""
+      : range.minVersion === range.maxVersion ? `; this end allows only ${range.minVersion}`
+      : `; this end allows ${range.minVersion} to ${range.maxVersion}`;
+    const legacy = range !== undefined && range.minVersion !== "TLSv1" && range.minVersion !== "TLSv1.1" && range.maxVersion !== "TLSv1.3"
+      ? " (TLS 1.0/1.1 need tls.securityLevel: 0 and tls.minVersion)" : "";
     return socketError("ERR_TLS_HANDSHAKE", "tls", url,
-      `no TLS version in common with the peer (${detail}); TLS 1.0/1.1 also need tls.securityLevel: 0`, { reason, cause: err });
+      `no TLS version in common with the peer (${detail})${allowed}${legacy}`, { reason, cause: err });
   }
   return socketError("ERR_TLS_HANDSHAKE", "tls", url, `TLS handshake failed: ${detail}`, { reason, cause: err });
 }
@@ -221,7 +226,7 @@ export function clientHandshake(
   const promise = new Promise<TlsSession>((resolve, reject) => {
     const onError = (err: Error) => {
       socket.destroy();
-      reject(handshakeError(err, target.url));
+      reject(handshakeError(err, target.url, prepared.connectOptions as { minVersion: string; maxVersion: string }));
     };
     // With allowHalfOpen, a peer's FIN is 'end' without 'close': both end the handshake.
     const onClose = () => onError(Object.assign(new Error("connection closed"), { code: "ECONNRESET" }));
@@ -319,7 +324,7 @@ export function prepareServer(o: TlsOptions, transport: string, url: string): Pr
   try {
     return { contextOptions, secureContext: tls.createSecureContext(contextOptions as tls.SecureContextOptions) };
   } catch (err) {
-    throw socketError("ERR_INVALID_OPTION", "address", url, `TLS server options: ${(err as Error).message}`, { cause: err });
+    throw serverOptionError(err, url);
   }
 }
 
@@ -377,4 +382,13 @@ export function serverHandshake(
     });
   });
   return { promise, cancel: () => socket.destroy() };
+}
+
+/** A certificate, key or passphrase that OpenSSL refused, with a hint where one helps. */
+export function serverOptionError(err: unknown, url: string): SocketError {
+  const text = (err as Error).message.replace(/^error:[0-9A-F]+:[^:]*routines?::?/i, "");
+  const hint = /key too small|too weak|md too weak/i.test(text)
+    ? " — the certificate is too weak for tls.securityLevel (default 2); use a stronger key, or lower securityLevel"
+    : /bad decrypt|bad password/i.test(text) ? " — check tls.passphrase" : "";
+  return socketError("ERR_INVALID_OPTION", "address", url, `TLS server options: ${text}${hint}`, { cause: err });
 }
