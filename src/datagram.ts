@@ -186,7 +186,8 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       return Promise.reject(socketError("ERR_INVALID_OPTION", "write", this.url, "data must be a string or a Uint8Array"));
     }
-    const buf = typeof data === "string" ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const buf = typeof data === "string" ? Buffer.from(data)
+      : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (this.transport === "udp") {
       const family = to !== null && "host" in to ? (to.host.includes(":") ? 6 : 4) : this.local.family === "IPv6" ? 6 : 4;
       const max = family === 6 ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
@@ -244,15 +245,18 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    * for await (const { data, remote } of server) await server.sendTo(data, remote);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<Datagram> {
-    for (;;) {
-      try {
-        yield await this.receive();
-      } catch (err) {
-        if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return;
-        throw err;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Datagram> {
+    // A plain iterator: an async generator would add a promise and a frame per datagram.
+    return {
+      next: () => this.receive().then(
+        (value) => ({ value, done: false }),
+        (err: unknown) => {
+          if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return { value: undefined, done: true };
+          throw err;
+        },
+      ),
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
   }
 
   /**
@@ -304,6 +308,7 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
     ...(o.ipv6Only === undefined ? {} : { ipv6Only: o.ipv6Only }),
   });
   let local: Endpoint | null = null;
+  let remote: Endpoint | null = null;
   const backend: DatagramBackend = {
     send(data, to, done) {
       if (to === null) socket.send(data, (err) => done(err ?? undefined));
@@ -318,12 +323,7 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
       return local;
     },
     remote() {
-      try {
-        const a = socket.remoteAddress();
-        return { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
-      } catch {
-        return null;
-      }
+      return remote;
     },
     close() {
       socket.close();
@@ -344,6 +344,11 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
       socket.on("error", (err) => backend.onError(err));
       if (o.broadcast) socket.setBroadcast(true);
       backend.local();
+      if (o.connect !== undefined) {
+        // Asked once here: remoteAddress() is a syscall, and send() needs to know.
+        const a = socket.remoteAddress();
+        remote = { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
+      }
       resolve(backend);
     };
     socket.bind({ address: o.bind?.host ?? (o.family === 6 ? "::" : "0.0.0.0"), port: o.bind?.port ?? 0 }, () => {
