@@ -15,7 +15,9 @@ import { validateConnectOptions, type ConnectOptions, type LookupAddress } from 
 import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, literalAddress, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
 import { Socket } from "./socket.js";
 import { clientHandshake } from "./tls.js";
-import { validateTlsOptions, versionRange } from "./tls-options.js";
+import { negotiateStartTls, validateStartTlsOptions } from "./starttls/index.js";
+import { validateTlsOptions, versionRange, type TlsOptions } from "./tls-options.js";
+import type { StartTlsProtocol } from "./starttls/types.js";
 
 /** Connect deadline when none is given: 60 s, PHP's default_socket_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT = 60_000;
@@ -46,9 +48,15 @@ export async function connect(target: string | Address, options?: ConnectOptions
   checkTransport(address, url);
   const tlsOptions = validateTlsOptions(opts.tls);
   const useTls = isTlsTransport(address.transport);
-  if (opts.tls !== undefined && !useTls) {
+  const startTls = opts.startTls === undefined ? undefined : splitStartTls(opts.startTls);
+  if (startTls !== undefined) {
+    if (address.transport !== "tcp" && address.transport !== "unix") {
+      throw socketError("ERR_INVALID_OPTION", "address", url, `startTls needs a plaintext tcp:// or unix:// target, not ${address.transport}://`);
+    }
+    validateStartTlsOptions(startTls.protocol, startTls.options);
+  } else if (opts.tls !== undefined && !useTls) {
     throw socketError("ERR_INVALID_OPTION", "address", url,
-      `tls options were given for ${address.transport}://; use tls://, or call socket.startTls() to upgrade`);
+      `tls options were given for ${address.transport}://; use tls://, the startTls option, or socket.startTls()`);
   }
   if (useTls) versionRange(address.transport, tlsOptions, url);
   if (!("path" in address) && address.port === 0) {
@@ -68,7 +76,8 @@ export async function connect(target: string | Address, options?: ConnectOptions
       const stream = await deadline.race(dialAttempt(pending), () => pending.destroy()).catch((err: unknown) => {
         throw toSocketError(err, "connect", url);
       });
-      return new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: "localhost" });
+      const socket = new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: "localhost" });
+      return startTls === undefined ? socket : upgrade(socket, startTls, tlsOptions, "localhost", deadline);
     }
     deadline.phase = "resolve";
     let addresses = literalAddress(address.host, opts.family ?? 0, url)
@@ -85,7 +94,10 @@ export async function connect(target: string | Address, options?: ConnectOptions
     }
     const stream = await dialTcp(address, addresses, opts, bind, deadline, url);
     const common = { transport: address.transport, url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: address.host };
-    if (!useTls) return new Socket(stream, common);
+    if (!useTls) {
+      const socket = new Socket(stream, common);
+      return startTls === undefined ? socket : upgrade(socket, startTls, tlsOptions, address.host, deadline);
+    }
     deadline.phase = "tls";
     const handshake = clientHandshake(stream, tlsOptions, { host: address.host, transport: address.transport, url });
     const session = await deadline.race(handshake.promise, handshake.cancel);
@@ -93,6 +105,30 @@ export async function connect(target: string | Address, options?: ConnectOptions
   } finally {
     deadline.clear();
   }
+}
+
+type StartTlsOption = NonNullable<ConnectOptions["startTls"]>;
+
+function splitStartTls(option: StartTlsOption): { protocol: string; options: Record<string, unknown> } {
+  if (typeof option === "string") return { protocol: option, options: {} };
+  if (option === null || typeof option !== "object") return { protocol: String(option), options: {} };
+  const { protocol, ...options } = option;
+  return { protocol, options };
+}
+
+/** Negotiates STARTTLS inside the connect deadline; the socket is destroyed on failure. */
+async function upgrade(
+  socket: Socket,
+  startTls: { protocol: string; options: Record<string, unknown> },
+  tls: TlsOptions,
+  host: string,
+  deadline: Deadline,
+): Promise<Socket> {
+  deadline.phase = "starttls";
+  const timeout = deadline.remaining();
+  const options = { ...startTls.options, tls, ...(Number.isFinite(timeout) ? { timeout } : {}) };
+  await deadline.race(negotiateStartTls(socket, startTls.protocol as StartTlsProtocol, options, host), () => socket.destroy());
+  return socket;
 }
 
 /** Parses a string target, or checks an Address object by round-tripping it. */

@@ -23,6 +23,7 @@ export class Deadline {
   #timer: NodeJS.Timeout | undefined;
   #signal: AbortSignal | undefined;
   #expired: SocketError | null = null;
+  readonly #started = performance.now();
   #listeners = new Set<(err: SocketError) => void>();
 
   constructor(ms: number, signal: AbortSignal | undefined, url: string) {
@@ -53,6 +54,11 @@ export class Deadline {
     this.#expired = err;
     for (const fn of this.#listeners) fn(err);
     this.#listeners.clear();
+  }
+
+  /** Milliseconds left (Infinity without a timeout). */
+  remaining(): number {
+    return this.#ms > 0 ? Math.max(1, Math.ceil(this.#ms - (performance.now() - this.#started))) : Infinity;
   }
 
   /** The error if the deadline has passed or the caller aborted, else null. */

@@ -22,3 +22,8 @@ export type { ConnectOptions, ListenOptions, Lookup, LookupAddress } from "./opt
 export type { TlsOptions, Fingerprint, PemInput, CertificateAndKey } from "./tls-options.js";
 export type { TlsInfo, CertificateInfo } from "./tls-info.js";
 export type { StartTlsOptions } from "./socket.js";
+export { negotiateStartTls } from "./starttls/index.js";
+export {
+  STARTTLS_PROTOCOLS, type StartTlsProtocol, type StartTlsNegotiationOptions, type StartTlsResult,
+} from "./starttls/types.js";
+export type { TranscriptEntry } from "./starttls/dialogue.js";

@@ -4,6 +4,7 @@
  */
 import { socketError } from "./errors.js";
 import type { TlsOptions } from "./tls-options.js";
+import type { StartTlsNegotiationOptions, StartTlsProtocol } from "./starttls/types.js";
 
 /** One address a resolver returns. */
 export interface LookupAddress {
@@ -53,8 +54,10 @@ export interface ConnectOptions {
   reuseAddr?: boolean;
   /** UDP over IPv6: IPV6_V6ONLY on the local socket. */
   ipv6Only?: boolean;
-  /** TLS options for tls://, ssl:// and tlsv1.x:// targets. */
+  /** TLS options for tls://, ssl:// and tlsv1.x:// targets, and for the `startTls` upgrade. */
   tls?: TlsOptions;
+  /** Connect in plaintext, negotiate STARTTLS for this protocol, and upgrade before resolving. */
+  startTls?: StartTlsProtocol | ({ protocol: StartTlsProtocol } & Omit<StartTlsNegotiationOptions, "tls" | "timeout">);
 }
 
 /** Options of `listen()`. */
@@ -85,7 +88,7 @@ export interface ListenOptions {
 
 const CONNECT_KEYS = new Set<string>([
   "timeout", "signal", "bindTo", "noDelay", "keepAlive", "family", "lookup", "attemptDelay",
-  "readTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls",
+  "readTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls", "startTls",
 ]);
 const LISTEN_KEYS = new Set<string>([
   "backlog", "reusePort", "ipv6Only", "reuseAddr", "broadcast", "noDelay", "keepAlive",

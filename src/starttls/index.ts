@@ -1,0 +1,120 @@
+/**
+ * negotiateStartTls(): a protocol's plaintext dialogue, then socket.startTls() — strict by
+ * default, with deadlines and limits, and never a silent plaintext fallback.
+ */
+import { SocketError, socketError } from "../errors.js";
+import type { Socket } from "../socket.js";
+import { validateTlsOptions } from "../tls-options.js";
+import { Dialogue } from "./dialogue.js";
+import { PROTOCOLS } from "./registry.js";
+import {
+  STARTTLS_PROTOCOLS, type StartTlsNegotiationOptions, type StartTlsProtocol, type StartTlsResult,
+} from "./types.js";
+
+const DEFAULT_TIMEOUT = 30_000;
+const DEFAULT_MAX_LINE = 4096;
+const DEFAULT_MAX_LINES = 256;
+const KEYS = new Set(["mode", "timeout", "maxLineLength", "maxLines", "clientName", "tls"]);
+
+function invalid(text: string): SocketError {
+  return socketError("ERR_INVALID_OPTION", "starttls", undefined, text);
+}
+
+/**
+ * Checks STARTTLS options before any I/O; returns them unchanged.
+ *
+ * @example
+ * ```ts
+ * validateStartTlsOptions("smtp", { mode: "required" });
+ * ```
+ */
+export function validateStartTlsOptions(protocol: unknown, options: unknown): StartTlsNegotiationOptions {
+  if (typeof protocol !== "string" || !(STARTTLS_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw invalid(`unknown STARTTLS protocol ${JSON.stringify(protocol)}; known: ${STARTTLS_PROTOCOLS.join(", ")}`);
+  }
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object") throw invalid("STARTTLS options must be an object");
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (!KEYS.has(key)) throw invalid(`unknown STARTTLS option "${key}"; known: ${[...KEYS].join(", ")}`);
+  if (o.mode !== undefined && o.mode !== "required" && o.mode !== "opportunistic") throw invalid(`mode must be "required" or "opportunistic"`);
+  for (const key of ["timeout", "maxLineLength", "maxLines"]) {
+    const v = o[key];
+    if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v > 0)) throw invalid(`${key} must be a positive integer`);
+  }
+  if (o.clientName !== undefined && !(typeof o.clientName === "string" && /^[\w.-]{1,255}$/.test(o.clientName))) {
+    throw invalid("clientName must be a host name (letters, digits, dots, hyphens)");
+  }
+  validateTlsOptions(o.tls);
+  return o as StartTlsNegotiationOptions;
+}
+
+/**
+ * Runs `protocol`'s STARTTLS dialogue on a plaintext socket, then upgrades it in place.
+ * In "required" mode (the default) a missing capability, a refusal or an IMAP PREAUTH
+ * greeting is ERR_STARTTLS_UNSUPPORTED, an unexpected reply ERR_PROTOCOL, bytes after the
+ * go-ahead ERR_STARTTLS_PENDING_DATA — and the socket is destroyed. In "opportunistic" mode
+ * an unsupported server leaves the socket open in plaintext and the result says so.
+ * Everything learned in plaintext is only in `transcript`: ask the server again after TLS.
+ *
+ * @example
+ * ```ts
+ * import { connect, negotiateStartTls } from "sockurl";
+ * const socket = await connect("tcp://127.0.0.1:587");
+ * const result = await negotiateStartTls(socket, "smtp", { tls: { ca } });
+ * await socket.write("EHLO me\r\n"); // again, now encrypted
+ * ```
+ */
+export async function negotiateStartTls(
+  socket: Socket,
+  protocol: StartTlsProtocol,
+  options: StartTlsNegotiationOptions = {},
+  serverName?: string,
+): Promise<StartTlsResult> {
+  const o = validateStartTlsOptions(protocol, options);
+  if (socket.encrypted) {
+    throw socketError("ERR_TLS_ALREADY_ACTIVE", "starttls", socket.url, "the socket is already encrypted");
+  }
+  const mode = o.mode ?? "required";
+  const started = performance.now();
+  const deadline = started + (o.timeout ?? DEFAULT_TIMEOUT);
+  const dialogue = new Dialogue(socket, {
+    deadline,
+    maxLineLength: o.maxLineLength ?? DEFAULT_MAX_LINE,
+    maxLines: o.maxLines ?? DEFAULT_MAX_LINES,
+  });
+  const tls = o.tls ?? {};
+  const ctx = {
+    clientName: o.clientName ?? "localhost",
+    serverName: tls.peerName ?? serverName ?? hostOf(socket.url),
+  };
+  try {
+    const outcome = await PROTOCOLS[protocol](dialogue, ctx);
+    const negotiated = performance.now();
+    if (outcome !== "go") {
+      if (mode === "opportunistic") {
+        return {
+          protocol, encrypted: false, mode, plaintextReason: outcome.unsupported, transcript: dialogue.transcript,
+          timings: { negotiate: negotiated - started, handshake: 0 },
+        };
+      }
+      throw dialogue.unsupported(`${protocol}: ${outcome.unsupported}; refusing to continue in plaintext (mode "required")`);
+    }
+    const left = Math.max(1, Math.ceil(deadline - performance.now()));
+    await socket.startTls({ ...tls, handshakeTimeout: tls.handshakeTimeout ?? left, ...(tls.peerName || serverName ? { peerName: ctx.serverName } : {}) });
+    return {
+      protocol, encrypted: true, mode, plaintextReason: null, transcript: dialogue.transcript,
+      timings: { negotiate: negotiated - started, handshake: performance.now() - negotiated },
+    };
+  } catch (err) {
+    // Never plaintext after a failed negotiation: the connection is closed.
+    socket.destroy();
+    throw err;
+  }
+}
+
+function hostOf(url: string): string {
+  const m = /^[a-z0-9.]+:\/\/(\[([^\]]+)\]|[^:/]+)/i.exec(url);
+  return m ? (m[2] ?? m[1]!) : "localhost";
+}
+
+export { STARTTLS_PROTOCOLS, type StartTlsNegotiationOptions, type StartTlsProtocol, type StartTlsResult };
