@@ -226,6 +226,10 @@ export class Socket implements AsyncIterable<Buffer> {
     }
     const refused = this.#refusal("read") ?? (this.#streamClosed ? this.#closedError("read", "the connection closed") : null);
     if (refused) throw refused;
+    if (this.#reader.ended) {
+      // The peer's close was already consumed: a handshake could only wait for its deadline.
+      throw socketError("ERR_UNEXPECTED_EOF", "starttls", this.url, "the peer closed the connection before the TLS handshake");
+    }
     if (this.#reads.length > 0) {
       throw socketError("ERR_INVALID_OPTION", "starttls", this.url, "startTls() while a read is pending; await the read first");
     }

@@ -47,13 +47,30 @@ export class Dialogue {
     await this.#timed(() => this.socket.write(data));
   }
 
-  /** The next reply line, without its line end; ERR_PROTOCOL at end of stream. */
+  /**
+   * The next reply line, without its LF or CRLF. ERR_PROTOCOL at end of stream, and also when
+   * the stream ends inside a line (a truncated reply is never taken for a whole one);
+   * ERR_LINE_TOO_LONG past maxLineLength bytes.
+   */
   async readLine(): Promise<string> {
     if (++this.#lines > this.#limits.maxLines) {
       throw this.protocolError(`the server sent more than ${this.#limits.maxLines} lines`);
     }
-    const line = await this.#timed(() => this.socket.readLine({ maxLength: this.#limits.maxLineLength }));
-    if (line === null) throw this.protocolError("the server closed the connection");
+    const max = this.#limits.maxLineLength;
+    const tooLong = (cause?: unknown) => socketError("ERR_LINE_TOO_LONG", "starttls", this.socket.url,
+      `a reply line is longer than maxLineLength ${max} bytes`, { cause });
+    // readUntil, not readLine: readLine returns an unterminated tail at end of stream as a line.
+    const raw = await this.#timed(() => this.socket.readUntil("\n", { maxLength: max + 1 })).catch((err: unknown) => {
+      if (err instanceof SocketError && err.code === "ERR_LINE_TOO_LONG") throw tooLong(err);
+      if (err instanceof SocketError && err.code === "ERR_UNEXPECTED_EOF") {
+        throw this.protocolError("the server closed the connection in the middle of a line");
+      }
+      throw err;
+    });
+    if (raw === null) throw this.protocolError("the server closed the connection");
+    const end = raw.length > 0 && raw[raw.length - 1] === 0x0d ? raw.length - 1 : raw.length;
+    if (end > max) throw tooLong();
+    const line = raw.toString("utf8", 0, end);
     this.transcript.push({ from: "server", text: line });
     return line;
   }
@@ -68,28 +85,40 @@ export class Dialogue {
     return lines;
   }
 
-  /** Exactly `n` bytes (binary protocols), recorded as hex. */
-  async readBytes(n: number): Promise<Buffer> {
+  /**
+   * Exactly `n` bytes (binary protocols), recorded as hex unless `record` is false (then the
+   * caller records the whole message with `note()`).
+   */
+  async readBytes(n: number, record = true): Promise<Buffer> {
     const bytes = await this.#timed(() => this.socket.readExactly(n)).catch((err: unknown) => {
       if (err instanceof SocketError && err.code === "ERR_UNEXPECTED_EOF") throw this.protocolError("the server closed the connection");
       throw err;
     });
-    this.transcript.push({ from: "server", text: hex(bytes) });
+    if (record) this.transcript.push({ from: "server", text: hex(bytes) });
     return bytes;
   }
 
-  /** Bytes up to and including `marker`, at most `max` bytes (XMPP stream features). */
-  async readUntil(marker: string | RegExp, max: number): Promise<string> {
-    let text = "";
-    for (;;) {
-      const chunk = await this.#timed(() => this.socket.read(max - text.length));
-      if (chunk === null) throw this.protocolError("the server closed the connection");
-      text += chunk.toString("utf8");
-      if (typeof marker === "string" ? text.includes(marker) : marker.test(text)) break;
-      if (text.length >= max) throw this.protocolError(`no ${String(marker)} within ${max} bytes`);
-    }
-    this.transcript.push({ from: "server", text });
-    return text;
+  /**
+   * Bytes up to and including `delimiter`, never one byte past it (what follows stays in the
+   * socket's buffer, for the pending-data check before the handshake); at most `maxLength`
+   * bytes before the delimiter (else ERR_PROTOCOL). Not recorded: see `note()`.
+   */
+  async readThrough(delimiter: string, maxLength: number): Promise<string> {
+    if (maxLength <= 0) throw this.protocolError(`no ${JSON.stringify(delimiter)} within the byte limit`);
+    const record = await this.#timed(() => this.socket.readUntil(delimiter, { maxLength })).catch((err: unknown) => {
+      if (err instanceof SocketError && err.code === "ERR_UNEXPECTED_EOF") throw this.protocolError("the server closed the connection");
+      if (err instanceof SocketError && err.code === "ERR_LINE_TOO_LONG") {
+        throw this.protocolError(`no ${JSON.stringify(delimiter)} within ${maxLength} bytes`);
+      }
+      throw err;
+    });
+    if (record === null) throw this.protocolError("the server closed the connection");
+    return record.toString("utf8") + delimiter;
+  }
+
+  /** Records what the server sent (text, or bytes as hex) when it was read unrecorded. */
+  note(data: string | Uint8Array): void {
+    this.transcript.push({ from: "server", text: typeof data === "string" ? data : hex(data) });
   }
 
   /** ERR_PROTOCOL: the server said something the protocol does not allow here. */

@@ -2,6 +2,17 @@
  * The negotiator of each STARTTLS protocol: one file per protocol beside this one.
  */
 import { lmtp, smtp } from "./smtp.js";
+import { irc } from "./irc.js";
+import { ldap } from "./ldap.js";
+import { mysql } from "./mysql.js";
+import { postgres } from "./postgres.js";
+import { telnet } from "./telnet.js";
+import { xmpp, xmppServer } from "./xmpp.js";
+import { pop3 } from "./pop3.js";
+import { imap } from "./imap.js";
+import { ftp } from "./ftp.js";
+import { nntp } from "./nntp.js";
+import { sieve } from "./sieve.js";
 import type { Negotiator, StartTlsProtocol } from "./types.js";
 
 const notYet = (name: string): Negotiator => async (d) => {
@@ -12,16 +23,16 @@ const notYet = (name: string): Negotiator => async (d) => {
 export const PROTOCOLS: Record<StartTlsProtocol, Negotiator> = {
   smtp,
   lmtp,
-  pop3: notYet("pop3"),
-  imap: notYet("imap"),
-  ftp: notYet("ftp"),
-  xmpp: notYet("xmpp"),
-  "xmpp-server": notYet("xmpp-server"),
-  ldap: notYet("ldap"),
-  postgres: notYet("postgres"),
-  mysql: notYet("mysql"),
-  nntp: notYet("nntp"),
-  sieve: notYet("sieve"),
-  irc: notYet("irc"),
-  telnet: notYet("telnet"),
+  pop3,
+  imap,
+  ftp,
+  xmpp,
+  "xmpp-server": xmppServer,
+  ldap,
+  postgres,
+  mysql,
+  nntp,
+  sieve,
+  irc,
+  telnet,
 };
