@@ -75,6 +75,14 @@ export class Reader {
     this.#ended = true;
   }
 
+  /** Up to `n` leading buffered bytes, without consuming them (a copy). */
+  peek(n: number): Buffer {
+    const count = Math.min(n, this.#length);
+    const out = Buffer.allocUnsafe(count);
+    for (let i = 0; i < count; i++) out[i] = this.#byteAt(i);
+    return out;
+  }
+
   /**
    * Up to `max` buffered bytes; `undefined` when empty, `null` when empty at end of stream.
    */

@@ -233,7 +233,10 @@ export class Socket implements AsyncIterable<Buffer> {
     if (this.#reads.length > 0) {
       throw socketError("ERR_INVALID_OPTION", "starttls", this.url, "startTls() while a read is pending; await the read first");
     }
-    if (this.hasBufferedInput) {
+    // A server may already hold the client's ClientHello (MySQL clients send it right behind
+    // their SSL request): TLS records are the handshake itself, not injected plaintext.
+    const handshakeAhead = server && this.#reader.length > 0 && this.#startsWithTlsHandshake();
+    if (this.hasBufferedInput && !handshakeAhead) {
       throw socketError("ERR_STARTTLS_PENDING_DATA", "starttls", this.url,
         `${this.#reader.length + this.#stream.readableLength} plaintext bytes arrived before the TLS handshake and would be treated as encrypted data (CVE-2011-0411); refusing to upgrade`);
     }
@@ -245,6 +248,7 @@ export class Socket implements AsyncIterable<Buffer> {
     this.#upgrading = true;
     this.#detach(plain);
     plain.pause();
+    if (handshakeAhead) plain.unshift(this.#reader.takeExactly(this.#reader.length)!);
     // Errors on the plain stream during the handshake surface through the TLS stream.
     const swallow = () => {};
     plain.on("error", swallow);
@@ -415,6 +419,12 @@ export class Socket implements AsyncIterable<Buffer> {
       next: () => this.read().then((chunk) => (chunk === null ? DONE : { value: chunk, done: false })),
       return: () => Promise.resolve(DONE),
     };
+  }
+
+  /** True when the buffered bytes begin with a TLS handshake record (content type 22, version 3.x). */
+  #startsWithTlsHandshake(): boolean {
+    const head = this.#reader.peek(3);
+    return head.length === 3 && head[0] === 0x16 && head[1] === 0x03 && head[2]! <= 0x04;
   }
 
   /** True when no unread byte is buffered by sockurl or by Node (used before STARTTLS). */

@@ -175,3 +175,33 @@ describe("startTls refusals", () => {
     }
   });
 });
+
+describe("startTls on the server side with the ClientHello already buffered", () => {
+  test("a client that sends its ClientHello right behind its request (MySQL style) is served", async () => {
+    const { client, peer, done } = await plainPair("tcp://127.0.0.1:0");
+    try {
+      // The client speaks first: its request and, at once, its TLS handshake.
+      await client.write("SSL REQUEST\n");
+      const clientSide = client.startTls({ ca: pki.caBundle, peerName: "localhost" });
+      assert.equal(await peer.readLine(), "SSL REQUEST");
+      await sleep(50);
+      await Promise.all([peer.startTls(serverTls), clientSide]);
+      await client.write("over tls\n");
+      assert.equal(await peer.readLine(), "over tls");
+    } finally {
+      await done();
+    }
+  });
+
+  test("buffered plaintext that is not a TLS record is still refused on the server side", async () => {
+    const { client, peer, done } = await plainPair("tcp://127.0.0.1:0");
+    try {
+      await client.write("STARTTLS\r\n\x16\x01injected\r\n");
+      assert.equal(await peer.readLine(), "STARTTLS");
+      await sleep(20);
+      await rejectsWith(peer.startTls(serverTls), "ERR_STARTTLS_PENDING_DATA");
+    } finally {
+      await done();
+    }
+  });
+});
