@@ -1,65 +1,23 @@
 /**
- * `sockurl demo`: starts loopback servers for each transport this release supports, talks
- * to each through the library, and prints one table row per transport.
+ * `sockurl demo`: starts loopback servers for tcp, tcp6, udp, unix, udg, tls (with a throwaway
+ * CA) and an SMTP-like STARTTLS service, talks to each through the library, and prints one table
+ * row per transport. Exit code 0 when every row is ok.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, listen, SocketError } from "../index.js";
+import { throwawayCa, type CertAndKey } from "./certs.js";
+import { codeOf, UsageError } from "./errors.js";
+import { datagramEcho, smtpStartTls, streamEcho, type RoundTrip } from "./demo-servers.js";
+import { COMMON_FLAGS, parseFlags } from "./flags.js";
+import { ms, painter, table, useColour } from "./output.js";
 
 /** One row of the demo's table. */
-export interface DemoResult {
+export interface DemoResult extends RoundTrip {
   transport: string;
-  url: string;
   ok: boolean;
-  detail: string;
-  rttMs: number;
-}
-
-type Check = () => Promise<{ url: string; detail: string; rttMs: number }>;
-
-async function streamEcho(target: string): Promise<{ url: string; detail: string; rttMs: number }> {
-  const server = await listen(target);
-  const serving = (async () => {
-    const peer = await server.accept({ timeout: 5000 });
-    for (let line; (line = await peer.readLine()) !== null; ) await peer.write(`echo: ${line}\n`);
-    await peer.close();
-  })();
-  try {
-    const socket = await connect(server.url, { timeout: 5000, readTimeout: 5000 });
-    const started = performance.now();
-    await socket.write("hello\n");
-    const reply = await socket.readLine();
-    const rttMs = performance.now() - started;
-    await socket.closeWrite();
-    await socket.close();
-    await serving;
-    if (reply !== "echo: hello") throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
-    return { url: server.url, detail: `"${reply}"`, rttMs };
-  } finally {
-    await server.close();
-  }
-}
-
-async function datagramEcho(target: string, bindTo?: string): Promise<{ url: string; detail: string; rttMs: number }> {
-  const server = await listen(target as `udp://${string}`, { readTimeout: 5000 });
-  const serving = (async () => {
-    const { data, remote } = await server.receive();
-    await server.sendTo(Buffer.concat([Buffer.from("echo: "), data]), remote);
-  })();
-  try {
-    const client = await connect(server.url as `udp://${string}`, { readTimeout: 5000, ...(bindTo ? { bindTo } : {}) });
-    const started = performance.now();
-    await client.send("hello");
-    const reply = (await client.receive()).data.toString();
-    const rttMs = performance.now() - started;
-    await serving;
-    await client.close();
-    if (reply !== "echo: hello") throw new Error(`unexpected reply ${JSON.stringify(reply)}`);
-    return { url: server.url, detail: `"${reply}"`, rttMs };
-  } finally {
-    await server.close();
-  }
+  /** Why the row failed; null when ok. */
+  error: string | null;
 }
 
 /**
@@ -73,22 +31,25 @@ async function datagramEcho(target: string, bindTo?: string): Promise<{ url: str
  */
 export async function runDemo(): Promise<DemoResult[]> {
   const dir = mkdtempSync(join(tmpdir(), "sockurl-demo-"));
-  const checks: Array<[string, Check]> = [
+  let pki: Promise<{ server: CertAndKey; ca: string }> | undefined;
+  const tls = () => (pki ??= throwawayCa().then(({ ca, leaf }) => ({ ca, server: leaf })));
+  const checks: Array<[string, () => Promise<RoundTrip>]> = [
     ["tcp", () => streamEcho("tcp://127.0.0.1:0")],
     ["tcp6", () => streamEcho("tcp://[::1]:0")],
     ["udp", () => datagramEcho("udp://127.0.0.1:0")],
     ["unix", () => streamEcho(`unix://${join(dir, "stream.sock")}`)],
     ["udg", () => datagramEcho(`udg://${join(dir, "dgram.sock")}`, join(dir, "client.sock"))],
+    ["tls", async () => streamEcho("tls://127.0.0.1:0", await tls())],
+    ["starttls", async () => smtpStartTls(await tls())],
   ];
   const rows: DemoResult[] = [];
   try {
     for (const [transport, check] of checks) {
       try {
-        const r = await check();
-        rows.push({ transport, ok: true, ...r });
+        rows.push({ transport, ok: true, error: null, ...(await check()) });
       } catch (err) {
-        const detail = err instanceof SocketError ? `${err.code}: ${err.message}` : String(err);
-        rows.push({ transport, url: "-", ok: false, detail, rttMs: NaN });
+        const message = `${codeOf(err)}: ${err instanceof Error ? err.message : String(err)}`;
+        rows.push({ transport, url: "-", ok: false, error: message, protocol: "-", cipher: "-", rttMs: NaN });
       }
     }
   } finally {
@@ -98,18 +59,32 @@ export async function runDemo(): Promise<DemoResult[]> {
 }
 
 /**
- * Formats the rows as an aligned table.
+ * Formats the rows as an aligned table, failures explained below it.
  *
  * @example
  * ```ts
- * process.stdout.write(formatDemo(await runDemo()));
+ * process.stdout.write(formatDemo(await runDemo(), false));
  * ```
  */
-export function formatDemo(rows: DemoResult[]): string {
-  const table = [
-    ["transport", "url", "result", "reply", "rtt"],
-    ...rows.map((r) => [r.transport, r.url, r.ok ? "ok" : "FAILED", r.detail, Number.isNaN(r.rttMs) ? "-" : `${r.rttMs.toFixed(2)} ms`]),
-  ];
-  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+export function formatDemo(rows: DemoResult[], colour: boolean): string {
+  const paint = painter(colour);
+  const body = rows.map((r) => [
+    r.transport, r.url, r.ok ? paint("green", "ok") : paint("red", "FAILED"), r.protocol, r.cipher, ms(r.rttMs),
+  ]);
+  let out = table(["transport", "url", "result", "protocol", "cipher", "rtt"], body, paint);
+  for (const r of rows) if (!r.ok) out += `${r.transport}: ${r.error}\n`;
+  const failed = rows.filter((r) => !r.ok).length;
+  out += failed === 0
+    ? `\nall ${rows.length} transports work (tls and starttls trust a throwaway root CA made for this run)\n`
+    : `\n${failed} of ${rows.length} transports failed\n`;
+  return out;
+}
+
+/** Runs `sockurl demo`; returns the exit code. */
+export async function demoCommand(argv: string[]): Promise<number> {
+  const { positionals } = parseFlags("demo", argv, COMMON_FLAGS);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}" (demo takes none)`, "demo");
+  const rows = await runDemo();
+  process.stdout.write(formatDemo(rows, useColour(process.stdout)));
+  return rows.every((r) => r.ok) ? 0 : 1;
 }

@@ -1,31 +1,31 @@
 /**
- * The `sockurl` command: parses flags and calls the library. Subcommands arrive with the
- * CLI issue; for now `--help` and `--version` work.
+ * The `sockurl` command: finds the subcommand, prints help, and turns any failure into one
+ * line on stderr and an exit code. Each subcommand parses its flags and calls the library.
  */
 import { readFileSync } from "node:fs";
-import { formatDemo, runDemo } from "./demo.js";
+import { connectCommand } from "./connect.js";
+import { demoCommand } from "./demo.js";
+import { report, UsageError } from "./errors.js";
+import { HELP, MAIN_HELP } from "./help.js";
+import { listenCommand } from "./listen.js";
+import { probeCommand } from "./probe.js";
 
-const HELP = `sockurl — TCP, UDP, TLS and unix sockets addressed by transport URLs
-
-Usage:
-  sockurl demo           start loopback servers (tcp, udp, unix, udg), talk to each, print a table
-  sockurl --help         show this help
-  sockurl --version      print the version
-
-Transport URLs:
-  tcp://127.0.0.1:80  tcp://[::1]:80  udp://127.0.0.1:53  unix:///run/app.sock  udg:///run/log.sock
-  127.0.0.1:80 (no transport means tcp)
-
-Examples:
-  npx sockurl demo
-
-The connect, listen and probe subcommands, and TLS in the demo, arrive in later versions.
-`;
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  connect: connectCommand,
+  listen: listenCommand,
+  probe: probeCommand,
+  demo: demoCommand,
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
+
+const wantsHelp = (argv: string[]) => {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h");
+};
 
 /**
  * Runs the command with `argv` (without node and the script) and returns the exit code.
@@ -36,24 +36,37 @@ function version(): string {
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
-  const [first] = argv;
-  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
-    process.stdout.write(HELP);
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "--help" || first === "-h") {
+    process.stdout.write(MAIN_HELP);
     return first === undefined ? 2 : 0;
   }
   if (first === "--version" || first === "-V") {
     process.stdout.write(`sockurl ${version()}\n`);
     return 0;
   }
-  if (first === "demo") {
-    if (argv[1] === "--help" || argv[1] === "-h") {
-      process.stdout.write("Usage: sockurl demo\n\nStarts servers on loopback for tcp, tcp6, udp, unix and udg, talks to each\nthrough the library and prints transport, URL, result, reply and round-trip time.\nExit code 0 when every transport works.\n\nExample:\n  npx sockurl demo\n");
+  try {
+    if (first === "help") {
+      const topic = rest[0];
+      if (topic === undefined) {
+        process.stdout.write(MAIN_HELP);
+        return 0;
+      }
+      const text = HELP[topic];
+      if (text === undefined) throw new UsageError(`no help for "${topic}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
+      process.stdout.write(text);
       return 0;
     }
-    const rows = await runDemo();
-    process.stdout.write(formatDemo(rows));
-    return rows.every((r) => r.ok) ? 0 : 1;
+    const command = COMMANDS[first];
+    if (command === undefined) {
+      throw new UsageError(`unknown command "${first}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
+    }
+    if (wantsHelp(rest)) {
+      process.stdout.write(HELP[first]!);
+      return 0;
+    }
+    return await command(rest);
+  } catch (err) {
+    return report(err);
   }
-  process.stderr.write(`sockurl: unknown command "${first}" (ERR_USAGE); the subcommands arrive in a later version. Try: sockurl --help\n`);
-  return 2;
 }
