@@ -18,6 +18,7 @@ import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 const DEFAULT_BACKLOG = 511;
 const DEFAULT_ACCEPT_QUEUE = 128;
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const noop = (): void => {};
 
 /** Options of `Server.accept()`. */
 export interface AcceptOptions {
@@ -148,6 +149,10 @@ export class Server implements AsyncIterable<Socket> {
     if (queued) return Promise.resolve(queued);
     if (this.#closed) return Promise.reject(this.#closedError());
     if (options.signal?.aborted) return Promise.reject(this.#abortError(options.signal));
+    if (!options.timeout && options.signal === undefined) {
+      // The common case (for await, or accept() alone): nothing to clean up afterwards.
+      return new Promise((resolve, reject) => this.#acceptors.push({ resolve, reject, cleanup: noop }));
+    }
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const signal = options.signal;
