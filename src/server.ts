@@ -76,6 +76,7 @@ export class Server implements AsyncIterable<Socket> {
       });
     }
     server.on(tlsOptions === null ? "connection" : "secureConnection", (raw: net.Socket) => {
+      if (tlsOptions !== null) raw.allowHalfOpen = true;
       // Attach the error listener before anything else can happen on this socket.
       // getpeername is a syscall: work the peer's URL out only when someone asks.
       const peerUrl = (): string => {
@@ -315,7 +316,8 @@ function bindServer(
     try {
       server = secure === null
         ? net.createServer({ allowHalfOpen: true, pauseOnConnect: false })
-        : tls.createServer({ ...secure, allowHalfOpen: true });
+        // Half-open only after the handshake: a client's FIN mid-handshake must end it at once.
+        : tls.createServer({ ...secure, allowHalfOpen: false });
     } catch (err) {
       // A bad certificate, key or passphrase.
       return reject(serverOptionError(err, url));
