@@ -12,6 +12,7 @@ import { setFlagsFromString } from "node:v8";
 import net from "node:net";
 import { once } from "node:events";
 import { connect, listen, type Server, type Socket } from "../src/index.js";
+import { makePki } from "../test/fixtures/pki.js";
 
 /** Which side of the comparison a run measures. */
 export type Impl = "sockurl" | "baseline";
@@ -224,4 +225,24 @@ export async function netPair(): Promise<NetPair> {
 /** Closes a net.Server and resolves once it stopped listening. */
 export function closeNetServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+// ---------------------------------------------------------------- TLS credentials
+
+/**
+ * What the TLS benchmarks use on both sides: the server's chain (leaf + intermediate) and
+ * key, and the root the clients trust, from test/fixtures/pki.ts (generated once per
+ * process, never stored). The leaf names `localhost` and 127.0.0.1; clients connect to
+ * 127.0.0.1 and verify the name `peerName` (sent as SNI too).
+ */
+export interface TlsCredentials {
+  cert: string;
+  key: string;
+  ca: string;
+  peerName: string;
+}
+
+export async function tlsCredentials(): Promise<TlsCredentials> {
+  const pki = await makePki();
+  return { cert: pki.valid.chain, key: pki.valid.key, ca: pki.caBundle, peerName: "localhost" };
 }

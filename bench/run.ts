@@ -25,7 +25,11 @@ import {
 import { tcpBulk } from "./tcp-bulk.js";
 import { tcpConnect } from "./tcp-connect.js";
 import { tcpLineRr } from "./tcp-line-rr.js";
+import { tlsBulk } from "./tls-bulk.js";
+import { tlsHandshake } from "./tls-handshake.js";
+import { tlsResume } from "./tls-resume.js";
 import { udpDatagrams } from "./udp-datagrams.js";
+import { cliPipe } from "./cli-pipe.js";
 
 /** Every benchmark, in the order they run. Bars are DESIGN.md §6. */
 const BENCHMARKS: readonly Benchmark[] = [
@@ -44,6 +48,26 @@ const BENCHMARKS: readonly Benchmark[] = [
   {
     name: "udp-datagrams", unit: "datagrams/s", bar: 0.95, run: udpDatagrams,
     description: "200,000 × 512-byte datagrams client→server, ≤64 in flight; received/s",
+  },
+  {
+    name: "tls-bulk", unit: "bytes/s", bar: 0.95, run: tlsBulk,
+    description: "1 GiB client→server over TLS on 127.0.0.1 in 64 KiB writes",
+  },
+  {
+    name: "tls-handshake", unit: "handshakes/s", bar: 0.95, run: tlsHandshake,
+    description: "800 full TLS handshakes (connect, verify, close), 20 at a time, no session reuse",
+  },
+  {
+    name: "tls-resume", unit: "handshakes/s", bar: 0.95, run: tlsResume,
+    description: "1,500 resumed TLS handshakes offering one session, 20 at a time; each must resume",
+  },
+  {
+    name: "cli-pipe-ncat", unit: "bytes/s", bar: 1.0, run: cliPipe("ncat"), minUtilization: 0,
+    description: "1 GiB piped through `sockurl connect` vs `ncat --send-only` into a loopback sink",
+  },
+  {
+    name: "cli-pipe-socat", unit: "bytes/s", bar: 1.0, run: cliPipe("socat"), minUtilization: 0,
+    description: "1 GiB piped through `sockurl connect` vs `socat -u - TCP:…` into a loopback sink",
   },
 ];
 
