@@ -12,7 +12,8 @@ import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
 import { Socket } from "./socket.js";
-import { serverContextOptions, serverOptionError, verifyPeer } from "./tls.js";
+import { noPeerCertificate, serverChecksNothing, serverContextOptions, serverOptionError, verifyPeer } from "./tls.js";
+import { negotiatedOf } from "./tls-info.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 
 const DEFAULT_BACKLOG = 511;
@@ -87,7 +88,10 @@ export class Server implements AsyncIterable<Socket> {
       if (tlsOptions !== null) {
         const secure = raw as tls.TLSSocket;
         try {
-          session = { stream: secure, verdict: verifyPeer(secure, tlsOptions, null, peerUrl(), "server"), latestSession: { current: null } };
+          // A server that asks for no certificate and pins nothing has nothing to verify;
+          // verifyPeer works peerUrl() out only for an error.
+          const verdict = serverChecksNothing(tlsOptions) ? noPeerCertificate() : verifyPeer(secure, tlsOptions, null, peerUrl, "server");
+          session = { stream: secure, verdict, negotiated: negotiatedOf(secure), latestSession: { current: null } };
         } catch {
           this.#handshakeFailures++;
           raw.destroy();

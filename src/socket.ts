@@ -201,7 +201,7 @@ export class Socket implements AsyncIterable<Buffer> {
   /** TLS details (protocol, cipher, ALPN, peer certificate and chain, session), or `null` on a plaintext socket. */
   get tls(): TlsInfo | null {
     const t = this.#tls;
-    return t === null ? null : tlsInfoOf(t.stream, t.verdict, t.latestSession.current);
+    return t === null ? null : tlsInfoOf(t.stream, t.verdict, t.latestSession.current, t.negotiated);
   }
 
   /**

@@ -90,29 +90,56 @@ function curveBits(curve: string | undefined): number | undefined {
 /**
  * The peer chain as presented, leaf first. Node appends the trust anchor from the local
  * store; it is dropped so that the list shows what the peer sent (PHP's capture_peer_cert_chain).
- * On a resumed session Node has no peer certificate, so the leaf is read from the session.
+ * On a resumed session Node has no peer certificate, so the leaf is read from the session
+ * (`resumedLeaf` when the caller already has it, else the socket's session).
+ *
+ * `detailed` is the certificate Node already built for this handshake (the one handed to
+ * `checkServerIdentity`); without it the socket is asked again.
  */
-export function peerChainOf(socket: TLSSocket): Buffer[] {
+export function peerChainOf(
+  socket: TLSSocket,
+  detailed?: DetailedPeerCertificate | Record<string, never>,
+  resumedLeaf?: () => Buffer | undefined,
+): Buffer[] {
   const chain: Buffer[] = [];
-  let cert = socket.getPeerCertificate(true) as DetailedPeerCertificate | Record<string, never>;
+  let cert = detailed ?? (socket.getPeerCertificate(true) as DetailedPeerCertificate | Record<string, never>);
   const seen = new Set<string>();
+  let last: DetailedPeerCertificate | undefined;
   while (cert && "raw" in cert && cert.raw) {
     const key = cert.fingerprint256;
     if (seen.has(key)) break;
     seen.add(key);
     chain.push(cert.raw);
+    last = cert as DetailedPeerCertificate;
     cert = cert.issuerCertificate as DetailedPeerCertificate;
   }
-  if (chain.length > 1) {
-    const last = new X509Certificate(chain[chain.length - 1]!);
-    if (last.ca && last.subject === last.issuer) chain.pop();
-  }
+  if (chain.length > 1 && last !== undefined && isTrailingRoot(last)) chain.pop();
   if (chain.length === 0 && socket.isSessionReused()) {
-    const session = socket.getSession();
-    const leaf = session === undefined ? undefined : peerCertificateOfSession(session);
+    let leaf: Buffer | undefined;
+    if (resumedLeaf !== undefined) {
+      leaf = resumedLeaf();
+    } else {
+      const session = socket.getSession();
+      leaf = session === undefined ? undefined : peerCertificateOfSession(session);
+    }
     if (leaf !== undefined) chain.push(leaf);
   }
   return chain;
+}
+
+/**
+ * A self-signed CA at the end of Node's chain (the local trust anchor). Node links a
+ * self-issued certificate to itself, so no parsing is needed; an object without the
+ * `ca` flag is parsed as before.
+ */
+function isTrailingRoot(last: DetailedPeerCertificate): boolean {
+  const ca = (last as { ca?: unknown }).ca;
+  if (typeof ca === "boolean") {
+    const issuer = last.issuerCertificate as DetailedPeerCertificate | undefined;
+    return ca && issuer !== undefined && (issuer === last || issuer.fingerprint256 === last.fingerprint256);
+  }
+  const x = new X509Certificate(last.raw);
+  return x.ca && x.subject === x.issuer;
 }
 
 /** Reads one DER TLV at `at`: tag, where its content starts and ends. */
@@ -151,8 +178,49 @@ export function peerCertificateOfSession(session: Buffer): Buffer | undefined {
   return undefined;
 }
 
+/** What the handshake negotiated, recorded when it ends (it stays readable after close). */
+export interface Negotiated {
+  protocol: string;
+  cipher: string;
+  alpn: string | null;
+  servername: string | null;
+  sessionReused: boolean;
+}
+
 /**
- * Reads a TlsInfo off a connected TLSSocket.
+ * Reads what a finished handshake negotiated off the socket.
+ *
+ * @example
+ * ```ts
+ * const negotiated = negotiatedOf(tlsSocket); // at 'secureConnect'
+ * ```
+ */
+export function negotiatedOf(socket: TLSSocket): Negotiated {
+  const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+  const cipher = socket.getCipher();
+  return {
+    protocol: socket.getProtocol() ?? "unknown",
+    cipher: cipher?.standardName ?? cipher?.name ?? "unknown",
+    alpn: socket.alpnProtocol || null,
+    servername: typeof servername === "string" && servername !== "" ? servername : null,
+    sessionReused: socket.isSessionReused(),
+  };
+}
+
+/** A verification verdict; `chain` is the chain it checked (DER, leaf first). */
+export interface Verdict {
+  authorized: boolean;
+  error: string | null;
+  chain?: Buffer[];
+}
+
+/** Described chains, per verdict: each certificate is parsed once per connection. */
+const DESCRIBED = new WeakMap<Verdict, CertificateInfo[]>();
+
+/**
+ * Reads a TlsInfo off a connected TLSSocket. `peerCertificate` and `peerChain` are
+ * described on first read (from the verdict's chain when it has one) and kept.
+ * With `negotiated` (recorded at the end of the handshake) the socket is not asked again.
  *
  * @example
  * ```ts
@@ -161,21 +229,33 @@ export function peerCertificateOfSession(session: Buffer): Buffer | undefined {
  */
 export function tlsInfoOf(
   socket: TLSSocket,
-  verdict: { authorized: boolean; error: string | null },
+  verdict: Verdict,
   session: Buffer | null,
+  negotiated: Negotiated = negotiatedOf(socket),
 ): TlsInfo {
-  const chain = peerChainOf(socket).map(describeCertificate);
-  const servername = (socket as TLSSocket & { servername?: string | false }).servername;
-  return {
-    protocol: socket.getProtocol() ?? "unknown",
-    cipher: socket.getCipher()?.standardName ?? socket.getCipher()?.name ?? "unknown",
-    alpn: socket.alpnProtocol || null,
-    servername: typeof servername === "string" && servername !== "" ? servername : null,
-    sessionReused: socket.isSessionReused(),
+  const described = (): CertificateInfo[] => {
+    let chain = DESCRIBED.get(verdict);
+    if (chain === undefined) {
+      chain = (verdict.chain ?? peerChainOf(socket)).map(describeCertificate);
+      DESCRIBED.set(verdict, chain);
+    }
+    return chain;
+  };
+  const info: TlsInfo = {
+    protocol: negotiated.protocol,
+    cipher: negotiated.cipher,
+    alpn: negotiated.alpn,
+    servername: negotiated.servername,
+    sessionReused: negotiated.sessionReused,
     authorized: verdict.authorized,
     authorizationError: verdict.error,
-    peerCertificate: chain[0] ?? null,
-    peerChain: chain,
+    peerCertificate: null, // replaced by getters below, in the same place
+    peerChain: [],
     session,
   };
+  Object.defineProperty(info, "peerCertificate", {
+    enumerable: true, configurable: true, get: () => described()[0] ?? null,
+  });
+  Object.defineProperty(info, "peerChain", { enumerable: true, configurable: true, get: described });
+  return info;
 }

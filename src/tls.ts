@@ -14,14 +14,51 @@ import {
   cipherList, loadCa, loadCertificate, normaliseFingerprints, versionRange,
   type CertificateAndKey, type TlsOptions,
 } from "./tls-options.js";
-import { peerChainOf } from "./tls-info.js";
+import { negotiatedOf, peerCertificateOfSession, peerChainOf, type Negotiated } from "./tls-info.js";
+
+/** What verifyPeer decided, with the chain it checked (DER, leaf first). */
+export interface TlsVerdict {
+  authorized: boolean;
+  error: string | null;
+  chain: Buffer[];
+}
 
 /** How a TLS handshake ended well (internal). */
 export interface TlsSession {
   stream: TLSSocket;
-  verdict: { authorized: boolean; error: string | null };
+  verdict: TlsVerdict;
+  /** What the handshake negotiated, recorded when it ended. */
+  negotiated: Negotiated;
   /** Updated as the server sends tickets. */
   latestSession: { current: Buffer | null };
+}
+
+/** The verdict of a server that asked for no certificate and pins nothing. */
+export function noPeerCertificate(): TlsVerdict {
+  return { authorized: false, error: "NO_PEER_CERTIFICATE", chain: [] };
+}
+
+/**
+ * True when a server's verifyPeer could only ever answer NO_PEER_CERTIFICATE: it requests
+ * no client certificate (so none is sent) and pins nothing.
+ */
+export function serverChecksNothing(o: TlsOptions): boolean {
+  return !o.requestCert && o.verifyPeer !== true && o.fingerprint === undefined && !(o.spkiPins !== undefined && o.spkiPins.length > 0);
+}
+
+/**
+ * The peer leaf inside an offered session, parsed once per session Buffer: resuming
+ * with the same `tls.session` does not re-read or re-parse it.
+ */
+const SESSION_LEAF = new WeakMap<Buffer, { der: Buffer | undefined; x?: X509Certificate }>();
+
+function sessionLeaf(session: Buffer): { der: Buffer | undefined; x?: X509Certificate } {
+  let entry = SESSION_LEAF.get(session);
+  if (entry === undefined) {
+    entry = { der: peerCertificateOfSession(session) };
+    SESSION_LEAF.set(session, entry);
+  }
+  return entry;
 }
 
 /** What the client verifies against. */
@@ -63,32 +100,54 @@ const CERT_TEXT: Record<string, string> = {
  * Runs the checks sockurl promises on a finished handshake; throws ERR_TLS_CERT or
  * ERR_TLS_FINGERPRINT, or returns the verdict.
  */
-export function verifyPeer(socket: TLSSocket, o: TlsOptions, peerName: string | null, url: string, side: "client" | "server"): { authorized: boolean; error: string | null } {
+export function verifyPeer(
+  socket: TLSSocket,
+  o: TlsOptions,
+  peerName: string | null,
+  peerUrl: string | (() => string),
+  side: "client" | "server",
+  detailed?: tls.DetailedPeerCertificate,
+): TlsVerdict {
+  // Servers pass a function: the peer's URL costs a syscall and only errors need it.
+  const url = typeof peerUrl === "string" ? () => peerUrl : peerUrl;
   const verifyChain = o.verifyPeer ?? (side === "client" || o.requestCert === true);
-  const chain = peerChainOf(socket);
+  // Node hands checkServerIdentity the chain it built; without it (a chain failure, a
+  // resumption, the server side) the socket is asked once.
+  const peer = detailed ?? (socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | Record<string, never>);
+  // A resumed client session carries only the leaf; read it from the offered session, once.
+  const offered = side === "client" && o.session !== undefined ? sessionLeaf(o.session) : undefined;
+  const chain = peerChainOf(socket, peer, offered === undefined ? undefined : () => offered.der);
   const leafDer = chain[0];
   if (leafDer === undefined) {
     if (verifyChain && (side === "client" || o.requestCert)) {
-      throw certError(url, "NO_PEER_CERTIFICATE", "the peer sent no certificate");
+      throw certError(url(), "NO_PEER_CERTIFICATE", "the peer sent no certificate");
     }
-    return { authorized: false, error: "NO_PEER_CERTIFICATE" };
+    return { authorized: false, error: "NO_PEER_CERTIFICATE", chain };
   }
-  const leaf = new X509Certificate(leafDer);
+  // The leaf is parsed only when a check needs more than Node's certificate object.
+  const fromNode = "raw" in peer && peer.raw === leafDer ? peer : undefined;
+  const fromSession = offered !== undefined && offered.der === leafDer ? offered : undefined;
+  let parsed: X509Certificate | undefined;
+  const leaf = (): X509Certificate => {
+    if (parsed !== undefined) return parsed;
+    if (fromSession !== undefined) return (parsed = fromSession.x ??= new X509Certificate(leafDer));
+    return (parsed = new X509Certificate(leafDer));
+  };
   let pinned = false;
   if (o.fingerprint !== undefined) {
     for (const { algorithm, hex } of normaliseFingerprints(o.fingerprint)) {
       const actual = createHash(algorithm).update(leafDer).digest("hex");
       if (actual !== hex) {
-        throw socketError("ERR_TLS_FINGERPRINT", "tls", url,
+        throw socketError("ERR_TLS_FINGERPRINT", "tls", url(),
           `the certificate's ${algorithm} fingerprint ${actual} does not match the pinned ${hex}`, { reason: "FINGERPRINT_MISMATCH" });
       }
     }
     pinned = true;
   }
   if (o.spkiPins !== undefined && o.spkiPins.length > 0) {
-    const spki = createHash("sha256").update(leaf.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+    const spki = createHash("sha256").update(leaf().publicKey.export({ type: "spki", format: "der" })).digest("base64");
     if (!o.spkiPins.includes(spki)) {
-      throw socketError("ERR_TLS_FINGERPRINT", "tls", url,
+      throw socketError("ERR_TLS_FINGERPRINT", "tls", url(),
         `the certificate's key (SPKI sha256 ${spki}) matches none of tls.spkiPins`, { reason: "SPKI_PIN_MISMATCH" });
     }
   }
@@ -96,35 +155,36 @@ export function verifyPeer(socket: TLSSocket, o: TlsOptions, peerName: string | 
   const raw = socket.authorizationError as unknown;
   let error: string | null = socket.authorized ? null : typeof raw === "string" ? raw : (raw as { code?: string } | null)?.code ?? String(raw);
   if (verifyChain && !authorized) {
-    if (error === "UNSPECIFIED" && weakKey(leaf, o.securityLevel ?? 2)) error = "EE_KEY_TOO_SMALL";
+    if (error === "UNSPECIFIED" && weakKey(leaf(), o.securityLevel ?? 2)) error = "EE_KEY_TOO_SMALL";
     if (o.allowSelfSigned && error === "DEPTH_ZERO_SELF_SIGNED_CERT") {
       authorized = true;
     } else {
       const reason = error ?? "UNKNOWN";
-      throw certError(url, reason, `${CERT_TEXT[reason] ?? "the certificate did not verify"} (${reason})`);
+      throw certError(url(), reason, `${CERT_TEXT[reason] ?? "the certificate did not verify"} (${reason})`);
     }
   }
   if (verifyChain) {
     const depth = o.verifyDepth ?? DEFAULT_VERIFY_DEPTH;
-    if (chain.length - 1 > depth) throw certError(url, "CERT_CHAIN_TOO_LONG", `${CERT_TEXT.CERT_CHAIN_TOO_LONG} (${depth})`);
-    const purposes = leaf.keyUsage;
+    if (chain.length - 1 > depth) throw certError(url(), "CERT_CHAIN_TOO_LONG", `${CERT_TEXT.CERT_CHAIN_TOO_LONG} (${depth})`);
+    const purposes = fromNode !== undefined ? fromNode.ext_key_usage : leaf().keyUsage;
     const wanted = side === "client" ? SERVER_AUTH : CLIENT_AUTH;
     if (Array.isArray(purposes) && purposes.length > 0 && !purposes.includes(wanted) && !purposes.includes(ANY_EKU)) {
-      throw certError(url, "INVALID_PURPOSE", `${CERT_TEXT.INVALID_PURPOSE}: it allows ${purposes.join(", ")}, not ${side === "client" ? "serverAuth" : "clientAuth"}`);
+      throw certError(url(), "INVALID_PURPOSE", `${CERT_TEXT.INVALID_PURPOSE}: it allows ${purposes.join(", ")}, not ${side === "client" ? "serverAuth" : "clientAuth"}`);
     }
   }
   const checkName = o.verifyPeerName ?? side === "client";
   if (checkName && peerName !== null) {
-    if (!leaf.subjectAltName) {
-      throw certError(url, "NO_SAN", `the certificate has no subjectAltName; names in the CN are not accepted (RFC 9525): ${leaf.subject.replace(/\n/g, ", ")}`);
+    const san = fromNode !== undefined ? fromNode.subjectaltname : leaf().subjectAltName;
+    if (!san) {
+      throw certError(url(), "NO_SAN", `the certificate has no subjectAltName; names in the CN are not accepted (RFC 9525): ${leaf().subject.replace(/\n/g, ", ")}`);
     }
-    const mismatch = tls.checkServerIdentity(peerName, { subject: {}, subjectaltname: leaf.subjectAltName } as tls.PeerCertificate);
+    const mismatch = tls.checkServerIdentity(peerName, { subject: {}, subjectaltname: san } as tls.PeerCertificate);
     if (mismatch) {
-      throw certError(url, (mismatch as { code?: string }).code ?? "ERR_TLS_CERT_ALTNAME_INVALID",
-        `the certificate is not valid for ${peerName}: it names ${leaf.subjectAltName}`, mismatch);
+      throw certError(url(), (mismatch as { code?: string }).code ?? "ERR_TLS_CERT_ALTNAME_INVALID",
+        `the certificate is not valid for ${peerName}: it names ${san}`, mismatch);
     }
   }
-  return { authorized, error };
+  return { authorized, error, chain };
 }
 
 /** OpenSSL reports a leaf key below the security level without a name Node knows. */
@@ -182,23 +242,82 @@ export function prepareClient(o: TlsOptions, target: TlsTarget): PreparedClient 
   const ca = loadCa(o);
   const own = loadCertificate(o);
   const servername = o.sni !== false && isIP(peerName) === 0 ? peerName : undefined;
+  const contextOptions = {
+    ...(ca === undefined ? {} : { ca }),
+    ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
+    ...(own as object),
+    ...range,
+    ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
+    ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
+  } as tls.SecureContextOptions;
+  const secureContext = clientContext(contextOptions);
   return {
     peerName,
     connectOptions: {
       ...(servername === undefined ? {} : { servername }),
-      ...(ca === undefined ? {} : { ca }),
-      ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
-      ...(own as object),
+      // A context OpenSSL refused is left to tls.connect, which fails as it always did.
+      ...(secureContext === undefined ? contextOptions : { secureContext }),
+      // Kept for handshakeError's message; the context already holds them.
       ...range,
-      ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
-      ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
       ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
       ...(o.session === undefined ? {} : { session: o.session }),
       // sockurl verifies itself (verifyPeer); Node's check would obey NODE_TLS_REJECT_UNAUTHORIZED.
+      // clientHandshake adds a checkServerIdentity that only records Node's certificate.
       rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
     } as tls.ConnectionOptions,
   };
+}
+
+/**
+ * Client secure contexts, one per identical set of context options (CA, CRL, certificate,
+ * key, passphrase, ciphers, versions), least recently used dropped past CLIENT_CONTEXTS_MAX.
+ * The key is a digest of the values themselves (the bytes of every PEM string and Buffer),
+ * never of the objects holding them, so different CA sets cannot share a context even when
+ * an options object or Buffer is reused after a change. Sessions are per connection
+ * (`session` in tls.connect), so a shared context resumes as before.
+ */
+const CLIENT_CONTEXTS = new Map<string, tls.SecureContext>();
+const CLIENT_CONTEXTS_MAX = 32;
+const CONTEXT_KEYS = ["ca", "crl", "cert", "key", "passphrase", "ciphers", "ciphersuites", "minVersion", "maxVersion"] as const;
+
+function contextKey(options: tls.SecureContextOptions): string {
+  const hash = createHash("sha256");
+  const length = Buffer.alloc(4);
+  const add = (tag: string, bytes: Buffer) => {
+    length.writeUInt32BE(bytes.length);
+    hash.update(tag).update(length).update(bytes);
+  };
+  for (const name of CONTEXT_KEYS) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    const list = Array.isArray(value) ? value : [value];
+    add(`${name}[${list.length}]`, Buffer.alloc(0));
+    for (const item of list) {
+      // A key may be { pem, passphrase }; anything else is a string or a Buffer.
+      if (typeof item === "string") add("s", Buffer.from(item, "utf8"));
+      else if (Buffer.isBuffer(item)) add("b", item);
+      else add("j", Buffer.from(JSON.stringify(item), "utf8")); // Buffers serialise as their bytes
+    }
+  }
+  return hash.digest("base64");
+}
+
+/** The shared context for these options, or undefined when OpenSSL refuses them. */
+function clientContext(options: tls.SecureContextOptions): tls.SecureContext | undefined {
+  const key = contextKey(options);
+  let context = CLIENT_CONTEXTS.get(key);
+  if (context !== undefined) {
+    CLIENT_CONTEXTS.delete(key); // re-inserted last: most recently used
+  } else {
+    try {
+      context = tls.createSecureContext(options);
+    } catch {
+      return undefined;
+    }
+    if (CLIENT_CONTEXTS.size >= CLIENT_CONTEXTS_MAX) CLIENT_CONTEXTS.delete(CLIENT_CONTEXTS.keys().next().value!);
+  }
+  CLIENT_CONTEXTS.set(key, context);
+  return context;
 }
 
 /**
@@ -218,7 +337,14 @@ export function clientHandshake(
   prepared: PreparedClient = prepareClient(o, target),
 ): { promise: Promise<TlsSession>; cancel: () => void } {
   const { peerName } = prepared;
-  const socket = tls.connect({ ...prepared.connectOptions, socket: plain } as tls.ConnectionOptions);
+  // Node calls checkServerIdentity with the chain it has built (not on a chain failure or a
+  // resumption): keep it so verifyPeer does not ask for it again. The check itself is verifyPeer's.
+  let detailed: tls.DetailedPeerCertificate | undefined;
+  const checkServerIdentity = (_host: string, cert: tls.PeerCertificate): Error | undefined => {
+    detailed = cert as tls.DetailedPeerCertificate;
+    return undefined;
+  };
+  const socket = tls.connect({ ...prepared.connectOptions, checkServerIdentity, socket: plain } as tls.ConnectionOptions);
   const latestSession = { current: null as Buffer | null };
   socket.on("session", (s: Buffer) => {
     latestSession.current = s;
@@ -240,8 +366,8 @@ export function clientHandshake(
       socket.on("error", () => {}); // replaced by the Socket's own listener at once
       try {
         socket.disableRenegotiation();
-        const verdict = verifyPeer(socket, o, peerName, target.url, "client");
-        resolve({ stream: socket, verdict, latestSession });
+        const verdict = verifyPeer(socket, o, peerName, target.url, "client", detailed);
+        resolve({ stream: socket, verdict, negotiated: negotiatedOf(socket), latestSession });
       } catch (err) {
         socket.destroy();
         reject(err instanceof SocketError ? err : toSocketError(err, "tls", target.url));
@@ -374,7 +500,7 @@ export function serverHandshake(
       socket.on("error", () => {});
       try {
         const verdict = verifyPeer(socket, o, null, url, "server");
-        resolve({ stream: socket, verdict, latestSession });
+        resolve({ stream: socket, verdict, negotiated: negotiatedOf(socket), latestSession });
       } catch (err) {
         socket.destroy();
         reject(err);
