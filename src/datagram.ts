@@ -342,7 +342,6 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
     const ready = () => {
       socket.off("error", fail);
       socket.on("error", (err) => backend.onError(err));
-      if (o.broadcast) socket.setBroadcast(true);
       backend.local();
       if (o.connect !== undefined) {
         // Asked once here: remoteAddress() is a syscall, and send() needs to know.
@@ -352,8 +351,10 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
       resolve(backend);
     };
     socket.bind({ address: o.bind?.host ?? (o.family === 6 ? "::" : "0.0.0.0"), port: o.bind?.port ?? 0 }, () => {
+      // Broadcast must be allowed before connecting to a broadcast address.
+      if (o.broadcast) socket.setBroadcast(true);
       if (o.connect === undefined) return ready();
-      socket.connect(o.connect.port, o.connect.host, ready);
+      socket.connect(o.connect.port, o.connect.host, (err?: Error) => (err ? fail(err) : ready()));
     });
   });
 }

@@ -344,7 +344,16 @@ export function clientHandshake(
     detailed = cert as tls.DetailedPeerCertificate;
     return undefined;
   };
-  const socket = tls.connect({ ...prepared.connectOptions, checkServerIdentity, socket: plain } as tls.ConnectionOptions);
+  let socket: TLSSocket;
+  try {
+    socket = tls.connect({ ...prepared.connectOptions, checkServerIdentity, socket: plain } as tls.ConnectionOptions);
+  } catch (err) {
+    // OpenSSL refused this end's own options: a key that does not match, a wrong passphrase.
+    plain.destroy();
+    const text = (err as Error).message.replace(/^error:[0-9A-F]+:[^:]*routines?::?/i, "");
+    const failed = socketError("ERR_INVALID_OPTION", "tls", target.url, `TLS client options: ${text}`, { cause: err });
+    return { promise: Promise.reject(failed), cancel: () => {} };
+  }
   const latestSession = { current: null as Buffer | null };
   socket.on("session", (s: Buffer) => {
     latestSession.current = s;

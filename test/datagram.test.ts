@@ -464,3 +464,12 @@ describe("udg:// unix datagram sockets", () => {
     assert.equal(await within(loop, 1_000, "udg iteration"), "ended");
   });
 });
+
+it("a UDP connect the system refuses is a SocketError, not a crash (no datagram is sent)", async () => {
+  // connect() on UDP only sets the default peer; nothing leaves the machine.
+  const err = await connect("udp://255.255.255.255:9").then(() => null, (e: unknown) => e);
+  assert.ok(err instanceof SocketError, String(err));
+  assert.equal(err.code, "EACCES");
+  const allowed = await connect("udp://255.255.255.255:9", { broadcast: true });
+  await allowed.close();
+});
