@@ -37,7 +37,11 @@ export async function resolveHost(
   try {
     found = await (options.lookup ?? systemLookup)(host, { family });
   } catch (err) {
-    throw toSocketError(err, "resolve", url);
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && code !== "") throw toSocketError(err, "resolve", url);
+    // A custom resolver that failed without saying how: a resolver failure, not a socket state.
+    const text = err instanceof Error ? err.message : String(err);
+    throw socketError("EAI_FAIL", "resolve", url, `the resolver failed for ${host}: ${text}`, { cause: err });
   }
   const usable = Array.isArray(found)
     ? found.filter((a) => isIP(a?.address) !== 0 && (family === 0 || isIP(a.address) === family))

@@ -124,6 +124,11 @@ export class Server implements AsyncIterable<Socket> {
   }
 
   #offer(socket: Socket): void {
+    if (this.#closed) {
+      // A TLS handshake that finished after close(): nobody will ever accept it.
+      socket.destroy();
+      return;
+    }
     const acceptor = this.#acceptors.shift();
     if (acceptor) {
       acceptor.cleanup();

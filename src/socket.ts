@@ -576,7 +576,7 @@ export class Socket implements AsyncIterable<Buffer> {
 
   /** True once `close()` or `destroy()` was called or the connection ended. */
   get closed(): boolean {
-    return this.#closedLocally !== null || this.#streamClosed;
+    return this.#closedLocally !== null || this.#streamClosed || this.#failure !== null;
   }
 
   /**

@@ -147,6 +147,12 @@ export class Dialogue {
       ]);
     } catch (err) {
       if (err instanceof SocketError && err.code === "ETIMEDOUT") throw this.#timeout();
+      if (err instanceof SocketError && (err.phase === "read" || err.phase === "write")) {
+        // A reset or a close in the plaintext dialogue is a failure of the STARTTLS step.
+        throw new SocketError(err.message.replace(/^(read|write) /, "starttls "), {
+          code: err.code, phase: "starttls", address: err.address, errno: err.errno, reason: err.reason, cause: err.cause ?? err,
+        });
+      }
       throw err;
     } finally {
       clearTimeout(timer);
