@@ -106,7 +106,7 @@ async function dial(fn: string, target: string, ms: number, ctx: PhpContext): Pr
     try {
       s = await connectOnce(fn, url, options, bindTo);
     } catch (err) {
-      if (err instanceof SocketError && (err.phase === "tls" || err.code.startsWith("ERR_TLS"))) {
+      if (err instanceof SocketError && err.code !== "ERR_INVALID_OPTION" && (err.phase === "tls" || err.code.startsWith("ERR_TLS"))) {
         throw new ConnectFailure(0, "", [{ text: handshakeWarning(err) }, { text: "Failed to enable crypto" }], true);
       }
       const code = (err as { code?: unknown }).code;
