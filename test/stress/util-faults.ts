@@ -1,0 +1,189 @@
+/**
+ * Small helpers shared by the fault, hostile-input and URL-fuzz stress suites: recorders for
+ * unhandled rejections and uncaught exceptions, descriptor counts that wait for asynchronous
+ * closes to land, bounded waits, raw node:net peers and a figure log for RELIABILITY.md.
+ */
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import net from "node:net";
+import { SocketError, type ErrorCode, type Phase } from "../../src/index.js";
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Open descriptors of this process. */
+export function fdCount(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+/**
+ * Waits (at most `ms`) for the descriptor count to come back to `baseline` or below, then
+ * returns the final count minus `baseline` (0 when nothing leaked). Closes land a few event-loop
+ * turns after the promise that caused them settles, hence the wait.
+ */
+export async function fdDelta(baseline: number, ms = 2_000): Promise<number> {
+  const until = performance.now() + ms;
+  for (;;) {
+    const now = fdCount();
+    if (now <= baseline || performance.now() > until) return now - baseline;
+    await sleep(10);
+  }
+}
+
+/** Process-level escapes seen while a recorder was installed. */
+export interface Escapes {
+  unhandled: unknown[];
+  uncaught: unknown[];
+  /** Removes the listeners. */
+  dispose(): void;
+  /** Fails the test when anything escaped. */
+  assertNone(what?: string): void;
+}
+
+/**
+ * Records `unhandledRejection` and `uncaughtException` (instead of letting them crash the
+ * test process), so a scenario can assert that none happened.
+ */
+export function recordEscapes(): Escapes {
+  const unhandled: unknown[] = [];
+  const uncaught: unknown[] = [];
+  const onRejection = (reason: unknown) => unhandled.push(reason);
+  const onException = (err: unknown) => uncaught.push(err);
+  process.on("unhandledRejection", onRejection);
+  process.on("uncaughtException", onException);
+  return {
+    unhandled,
+    uncaught,
+    dispose() {
+      process.off("unhandledRejection", onRejection);
+      process.off("uncaughtException", onException);
+    },
+    assertNone(what = "scenario") {
+      const show = (list: unknown[]) => list.map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e))).join("; ");
+      assert.equal(unhandled.length, 0, `${what}: unhandled rejections: ${show(unhandled)}`);
+      assert.equal(uncaught.length, 0, `${what}: uncaught exceptions: ${show(uncaught)}`);
+    },
+  };
+}
+
+/** Settles like `p`, or rejects when `ms` pass first. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+export type Outcome<T> = { ok: true; value: T; ms: number } | { ok: false; error: unknown; ms: number };
+
+/** Observes `p` at once (the test never leaves a rejection unhandled) and times it. */
+export function settle<T>(p: Promise<T>): Promise<Outcome<T>> {
+  const started = performance.now();
+  return p.then(
+    (value) => ({ ok: true as const, value, ms: performance.now() - started }),
+    (error: unknown) => ({ ok: false as const, error, ms: performance.now() - started }),
+  );
+}
+
+/**
+ * Asserts that `p` rejects (within `ms`) with a SocketError whose code is one of `codes` and,
+ * when given, whose phase is one of `phases`. Returns the error and how long it took.
+ */
+export async function expectSocketError(
+  p: Promise<unknown>,
+  codes: ErrorCode | readonly ErrorCode[],
+  phases?: Phase | readonly Phase[],
+  ms = 5_000,
+): Promise<{ error: SocketError; ms: number }> {
+  const outcome = await within(settle(p), ms, `expected ${String(codes)}`);
+  const list: readonly string[] = typeof codes === "string" ? [codes] : codes;
+  if (outcome.ok) assert.fail(`expected a rejection with ${list.join(" or ")}, got a value (${describe(outcome.value)})`);
+  const err = outcome.error;
+  assert.ok(err instanceof SocketError, `expected a SocketError, got ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+  assert.ok(list.includes(err.code), `expected ${list.join(" or ")}, got ${err.code}: ${err.message}`);
+  if (phases !== undefined) {
+    const p2: readonly string[] = typeof phases === "string" ? [phases] : phases;
+    assert.ok(p2.includes(err.phase), `expected phase ${p2.join(" or ")}, got ${err.phase}: ${err.message}`);
+  }
+  return { error: err, ms: outcome.ms };
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Buffer.isBuffer(v)) return `a Buffer of ${v.length} bytes`;
+  if (typeof v === "object") return (v as object).constructor?.name ?? "an object";
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** A raw node:net listener on 127.0.0.1, port 0, that remembers its sockets to destroy them. */
+export interface RawServer {
+  server: net.Server;
+  port: number;
+  url: string;
+  sockets: Set<net.Socket>;
+  /** Connections accepted so far. */
+  accepted: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a raw node:net server whose `onConnection` plays the peer. Errors on the peer's
+ * sockets are swallowed (the peer is hostile on purpose); everything is destroyed by close().
+ */
+export async function rawServer(
+  onConnection: (socket: net.Socket) => void,
+  options: net.ServerOpts = {},
+): Promise<RawServer> {
+  const sockets = new Set<net.Socket>();
+  const state = { accepted: 0 };
+  const server = net.createServer(options, (socket) => {
+    state.accepted++;
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+    onConnection(socket);
+  });
+  server.on("error", () => {});
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    server,
+    port,
+    url: `tcp://127.0.0.1:${port}`,
+    sockets,
+    get accepted() {
+      return state.accepted;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Figures measured by the stress suites, printed as test diagnostics and kept for the summary. */
+export const figures: Array<{ scenario: string; figure: string }> = [];
+
+/** Records a figure (shown as `# FIGURE scenario: text` in the test output). */
+export function figure(t: { diagnostic(message: string): void }, scenario: string, text: string): void {
+  figures.push({ scenario, figure: text });
+  t.diagnostic(`FIGURE ${scenario}: ${text}`);
+}
+
+/** Median of numbers. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  }));
+}
