@@ -8,6 +8,7 @@ import { constants as osConstants } from "node:os";
 import unixDgram from "unix-dgram";
 import { formatAddress, parseAddress, type Address } from "./address.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
+import { untilClosed } from "./iterate.js";
 import { validateTimeout } from "./options.js";
 import type { Endpoint } from "./socket.js";
 
@@ -245,19 +246,10 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    * for await (const { data, remote } of server) await server.sendTo(data, remote);
    * ```
    */
-  [Symbol.asyncIterator](): AsyncIterator<Datagram> {
-    // A plain iterator: an async generator would add a promise and a frame per datagram.
-    return {
-      next: () => this.receive().then(
-        (value) => ({ value, done: false }),
-        (err: unknown) => {
-          if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return { value: undefined, done: true };
-          throw err;
-        },
-      ),
-      return: () => Promise.resolve({ value: undefined, done: true }),
-    };
+  [Symbol.asyncIterator](): AsyncIterator<Datagram, undefined> {
+    return untilClosed(() => this.receive());
   }
+
 
   /**
    * Closes the socket; waiting receives reject with ERR_SOCKET_CLOSED. Safe to call twice.

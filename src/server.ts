@@ -9,6 +9,7 @@ import { formatAddress, isTlsTransport, type Address, type InetAddress } from ".
 import { checkTransport, toAddress, type DatagramTarget } from "./connect.js";
 import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
+import { untilClosed } from "./iterate.js";
 import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
 import { Socket } from "./socket.js";
@@ -198,18 +199,10 @@ export class Server implements AsyncIterable<Socket> {
    * for await (const socket of server) handle(socket);
    * ```
    */
-  [Symbol.asyncIterator](): AsyncIterator<Socket> {
-    return {
-      next: () => this.accept().then(
-        (value) => ({ value, done: false }),
-        (err: unknown) => {
-          if (err instanceof SocketError && err.code === "ERR_SOCKET_CLOSED") return { value: undefined, done: true };
-          throw err;
-        },
-      ),
-      return: () => Promise.resolve({ value: undefined, done: true }),
-    };
+  [Symbol.asyncIterator](): AsyncIterator<Socket, undefined> {
+    return untilClosed(() => this.accept());
   }
+
 
   /**
    * Stops listening. Pending `accept()` calls reject with ERR_SOCKET_CLOSED and queued,
