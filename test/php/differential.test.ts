@@ -65,10 +65,8 @@ describe(`sockurl/php against ${PHP ? PHP.version : "PHP (missing)"}`, () => {
       for (const scenario of group.scenarios) {
         test(scenario.name, { timeout: (scenario.timeoutMs ?? DEFAULT_TIMEOUT_MS) * 2 + 5000 }, async (t) => {
           const missing = scenario.requires?.(servers.env);
-          if (missing) {
-            t.skip(missing);
-            return;
-          }
+          // A prerequisite this machine lacks (IPv6 loopback) fails the scenario: CI must provide it.
+          if (missing) assert.fail(`${scenario.name}: this machine lacks a prerequisite: ${missing}`);
           const env = servers.env;
           const php = await runs.get(scenario)!;
           const phpLog = canonical(php.log, env, scenario);

@@ -6,7 +6,7 @@
  *
  *   npm run build && node --test --test-concurrency=1 dist/test/stress/faults.test.js
  */
-import { after, before, describe, test, type TestContext } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import net from "node:net";
@@ -19,7 +19,8 @@ import {
 import { makePki, type Pki } from "../fixtures/pki.js";
 import { stalledListener } from "../helpers.js";
 import {
-  expectSocketError, fdCount, fdDelta, figure, rawServer, recordEscapes, settle, sleep, within,
+  expectSocketError, rawServer, settle, sleep, within,
+  guarded, warmUp,
 } from "./util-faults.js";
 
 let pki: Pki;
@@ -28,38 +29,9 @@ let ca: string;
 before(async () => {
   pki = await makePki();
   ca = pki.caBundle;
-  // Warm up what allocates descriptors once per process (TLS, DNS threads, timers), so the
-  // first scenario's baseline is not polluted by lazy initialisation.
-  const server = await listen("tls://127.0.0.1:0", { tls: { cert: pki.valid.chain, key: pki.valid.key } });
-  const accepted = server.accept();
-  const client = await connect(server.url, { tls: { ca } });
-  (await accepted).destroy();
-  client.destroy();
-  await server.close();
-  await sleep(50);
+  await warmUp(pki);
 });
 
-/**
- * Runs one fault scenario under the three guards: escape recorders, a descriptor count before
- * and after, and a time bound. `body` returns the figure to report.
- */
-async function guarded(t: TestContext, name: string, body: () => Promise<string>): Promise<void> {
-  const escapes = recordEscapes();
-  const before = fdCount();
-  const started = performance.now();
-  let text: string;
-  try {
-    text = await body();
-  } finally {
-    // Let late rejections surface before the recorders are removed.
-    await sleep(20);
-  }
-  const delta = await fdDelta(before);
-  escapes.dispose();
-  escapes.assertNone(name);
-  assert.ok(delta <= 0, `${name}: ${delta} descriptor(s) leaked`);
-  figure(t, name, `${text}; fd delta ${delta}; ${Math.round(performance.now() - started)} ms`);
-}
 
 /** A line-oriented raw peer: calls `onLine(line, socket)` for every line the client sends. */
 function lines(socket: net.Socket, onLine: (line: string) => void): void {

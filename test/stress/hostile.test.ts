@@ -19,8 +19,12 @@ import {
 } from "../../src/index.js";
 import { makePki, type Pki } from "../fixtures/pki.js";
 import {
-  fdCount, fdDelta, figure, rawServer, recordEscapes, settle, sleep, within, type RawServer,
+  rawServer, settle, sleep, within, type RawServer,
+  guarded, warmUp,
 } from "./util-faults.js";
+
+/** Hostile scenarios move more data: give descriptors 3 s to settle. */
+const guardedLong = (t: TestContext, name: string, body: () => Promise<string>) => guarded(t, name, body, 3_000);
 
 let pki: Pki;
 let ca: string;
@@ -30,32 +34,9 @@ before(async () => {
   pki = await makePki();
   ca = pki.caBundle;
   serverContext = tls.createSecureContext({ cert: pki.valid.chain, key: pki.valid.key });
-  // Warm up lazily allocated descriptors (TLS, timers) before the first baseline.
-  const server = await listen("tls://127.0.0.1:0", { tls: { cert: pki.valid.chain, key: pki.valid.key } });
-  const accepted = server.accept();
-  const client = await connect(server.url, { tls: { ca } });
-  (await accepted).destroy();
-  client.destroy();
-  await server.close();
-  await sleep(50);
+  await warmUp(pki);
 });
 
-async function guarded(t: TestContext, name: string, body: () => Promise<string>): Promise<void> {
-  const escapes = recordEscapes();
-  const before = fdCount();
-  const started = performance.now();
-  let text: string;
-  try {
-    text = await body();
-  } finally {
-    await sleep(20);
-  }
-  const delta = await fdDelta(before, 3000);
-  escapes.dispose();
-  escapes.assertNone(name);
-  assert.ok(delta <= 0, `${name}: ${delta} descriptor(s) leaked`);
-  figure(t, name, `${text}; fd delta ${delta}; ${((performance.now() - started) / 1000).toFixed(1)} s`);
-}
 
 // =====================================================================================
 // 1. The same bytes, however split, give the same reads
@@ -197,7 +178,7 @@ async function writeChunks(s: net.Socket, chunks: Buffer[], mode: "cork" | "sepa
 
 describe("reads are independent of chunking (real loopback sockets)", () => {
   test("readLine/readUntil/readExactly give the model's results however the bytes are split (fast-check, 50 runs)", { timeout: 120_000 }, async (t) => {
-    await guarded(t, "chunking property", async () => {
+    await guardedLong(t, "chunking property", async () => {
       let runs = 0;
       let bytes = 0;
       let chunksTotal = 0;
@@ -305,7 +286,7 @@ describe("read limits hold a flooding peer back", () => {
   ];
   for (const c of cases) {
     test(`${c.name}: ERR_LINE_TOO_LONG, bytes taken in bounded, writer blocked`, { timeout: 20_000 }, async (t) => {
-      await guarded(t, `limit: ${c.name}`, async () => {
+      await guardedLong(t, `limit: ${c.name}`, async () => {
         let delivered: Promise<number> = Promise.resolve(0);
         const peer = await rawServer((s) => {
           delivered = flood(s, c.chunk);
@@ -340,7 +321,7 @@ describe("read limits hold a flooding peer back", () => {
   }
 
   test("lines at exactly maxLength pass (LF and CRLF); one byte over fails and loses nothing", { timeout: 10_000 }, async (t) => {
-    await guarded(t, "limit: lines at and over maxLength", async () => {
+    await guardedLong(t, "limit: lines at and over maxLength", async () => {
       const max = 1000;
       const at = "a".repeat(max);
       const over = "b".repeat(max + 1);
@@ -552,7 +533,7 @@ async function runNegotiation(protocol: StartTlsProtocol, reply: Reply, tally: T
 describe("STARTTLS negotiators fed random, truncated and mutated replies", () => {
   test("all 14 protocols: every run ends in success or a typed error within 2 s (timeout 500 ms), never a hang or a crash", { timeout: 180_000 }, async (t) => {
     assert.equal(STARTTLS_PROTOCOLS.length, 14);
-    await guarded(t, "STARTTLS fuzz", async () => {
+    await guardedLong(t, "STARTTLS fuzz", async () => {
       const tallies = new Map<StartTlsProtocol, Tally>();
       await Promise.all(STARTTLS_PROTOCOLS.map(async (protocol, index) => {
         const tally: Tally = { runs: 0, encrypted: 0, plaintext: 0, codes: new Map(), phases: new Map(), slowest: 0 };
@@ -714,7 +695,7 @@ async function tlsPeer(chain: Chain): Promise<{ port: number; close: () => Promi
 
 describe("hostile TLS peers", () => {
   test("a sockurl TLS server drops garbage, HTTP, SSL 3.0, SSL 2.0 and TLS 1.0 ClientHellos, counts them and keeps accepting", { timeout: 20_000 }, async (t) => {
-    await guarded(t, "TLS server vs hostile clients", async () => {
+    await guardedLong(t, "TLS server vs hostile clients", async () => {
       const server = await listen("tls://127.0.0.1:0", { tls: { cert: pki.valid.chain, key: pki.valid.key, handshakeTimeout: 2000 } });
       try {
         const port = (server.address as { port: number }).port;
@@ -753,7 +734,7 @@ describe("hostile TLS peers", () => {
   });
 
   test("a sockurl TLS client facing garbage, an HTTP response, an alert or a stalled record: a typed error within the deadline", { timeout: 20_000 }, async (t) => {
-    await guarded(t, "TLS client vs hostile servers", async () => {
+    await guardedLong(t, "TLS client vs hostile servers", async () => {
       const answers: Array<[string, Buffer, string[], string]> = [
         ["garbage", Buffer.from(webcrypto.getRandomValues(new Uint8Array(2048))), ["ERR_TLS_HANDSHAKE"], "tls"],
         ["an HTTP response", Buffer.from("HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request"), ["ERR_TLS_HANDSHAKE"], "tls"],
@@ -781,7 +762,7 @@ describe("hostile TLS peers", () => {
   });
 
   test("huge certificates: a chain of 100 certificates and SAN lists of 2,000 and 10,000 names end in success or a typed error in time", { timeout: 60_000 }, async (t) => {
-    await guarded(t, "huge certificate chains", async () => {
+    await guardedLong(t, "huge certificate chains", async () => {
       const made = performance.now();
       const local = [{ type: "dns" as const, value: "localhost" }, { type: "ip" as const, value: "127.0.0.1" }];
       const longChain = await makeChain(99, local);

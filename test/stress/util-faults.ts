@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import net from "node:net";
-import { SocketError, type ErrorCode, type Phase } from "../../src/index.js";
+import { connect, listen, SocketError, type ErrorCode, type Phase } from "../../src/index.js";
+import type { Pki } from "../fixtures/pki.js";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -186,4 +187,45 @@ export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, 
       await fn(items[i]!, i);
     }
   }));
+}
+
+/**
+ * Opens and closes one TLS connection, so that what a process allocates once (TLS, DNS
+ * threads, timers) is not counted against the first scenario's descriptor baseline.
+ */
+export async function warmUp(pki: Pki): Promise<void> {
+  const server = await listen("tls://127.0.0.1:0", { tls: { cert: pki.valid.chain, key: pki.valid.key } });
+  const accepted = server.accept();
+  const client = await connect(server.url, { tls: { ca: pki.caBundle } });
+  (await accepted).destroy();
+  client.destroy();
+  await server.close();
+  await sleep(50);
+}
+
+/**
+ * Runs one scenario under the three guards: escape recorders, a descriptor count before and
+ * after (settling for up to `settleMs`), and its duration. `body` returns the figure to report.
+ */
+export async function guarded(
+  t: { diagnostic(message: string): void },
+  name: string,
+  body: () => Promise<string>,
+  settleMs = 2_000,
+): Promise<void> {
+  const escapes = recordEscapes();
+  const before = fdCount();
+  const started = performance.now();
+  let text: string;
+  try {
+    text = await body();
+  } finally {
+    // Let late rejections surface before the recorders are removed.
+    await sleep(20);
+  }
+  const delta = await fdDelta(before, settleMs);
+  escapes.dispose();
+  escapes.assertNone(name);
+  assert.ok(delta <= 0, `${name}: ${delta} descriptor(s) leaked`);
+  figure(t, name, `${text}; fd delta ${delta}; ${Math.round(performance.now() - started)} ms`);
 }
