@@ -259,3 +259,21 @@ export function isTlsTransport(t: Transport): boolean {
 export function isDatagramTransport(t: Transport): t is "udp" | "udg" {
   return t === "udp" || t === "udg";
 }
+
+/**
+ * The host of a canonical URL, or "localhost" for unix and udg paths (the name a TLS peer
+ * on a local socket is checked against by default).
+ *
+ * @example
+ * ```ts
+ * hostOfUrl("tcp://[::1]:25"); // "::1"
+ * ```
+ */
+export function hostOfUrl(url: string): string {
+  try {
+    const address = parseAddress(url);
+    return "host" in address ? address.host : "localhost";
+  } catch {
+    return "localhost";
+  }
+}

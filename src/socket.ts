@@ -4,7 +4,7 @@
  * leaves an error unhandled.
  */
 import type { Duplex } from "node:stream";
-import type { Transport } from "./address.js";
+import { hostOfUrl, type Transport } from "./address.js";
 import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
 import { DEFAULT_MAX_LINE, Reader } from "./reader.js";
 import { validateTimeout } from "./options.js";
@@ -241,7 +241,7 @@ export class Socket implements AsyncIterable<Buffer> {
         `${this.#reader.length + this.#stream.readableLength} plaintext bytes arrived before the TLS handshake and would be treated as encrypted data (CVE-2011-0411); refusing to upgrade`);
     }
     const url = this.url;
-    const target = { host: tlsOptions.peerName ?? this.#host ?? hostOf(url), transport: "tls", url };
+    const target = { host: tlsOptions.peerName ?? this.#host ?? hostOfUrl(url), transport: "tls", url };
     // Bad options fail here, with the plaintext socket untouched.
     const prepared = server ? prepareServer(tlsOptions, this.transport, url) : prepareClient(tlsOptions, target);
     const plain = this.#stream;
@@ -399,7 +399,7 @@ export class Socket implements AsyncIterable<Buffer> {
   readUntil(delimiter: string | Uint8Array, options: ReadLineOptions = {}): Promise<Buffer | null> {
     const max = this.#maxLength(options);
     if (max instanceof SocketError) return Promise.reject(max);
-    const needle = typeof delimiter === "string" ? Buffer.from(delimiter) : Buffer.from(delimiter);
+    const needle = typeof delimiter === "string" || !Buffer.isBuffer(delimiter) ? Buffer.from(delimiter) : delimiter;
     if (needle.length === 0) return Promise.reject(this.#optionError("readUntil: the delimiter must not be empty"));
     const reader = this.#reader;
     return this.#read(() => reader.takeUntil(needle, max));
@@ -669,11 +669,6 @@ function tlsAlertError(err: unknown, url: string): unknown {
   if (typeof code !== "string" || !code.startsWith("ERR_SSL_")) return err;
   const detail = code.replace(/^ERR_SSL_/, "").toLowerCase().replace(/_/g, " ");
   return socketError("ERR_TLS_HANDSHAKE", "tls", url, `the peer ended the TLS session: ${detail}`, { reason: code, cause: err });
-}
-
-function hostOf(url: string): string {
-  const m = /^[a-z0-9.]+:\/\/(\[([^\]]+)\]|[^:/]+)/i.exec(url);
-  return m ? (m[2] ?? m[1]!) : "";
 }
 
 function endpointOf(stream: NetLike, side: "remote" | "local", url: string): Endpoint {

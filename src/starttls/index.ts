@@ -2,6 +2,7 @@
  * negotiateStartTls(): a protocol's plaintext dialogue, then socket.startTls() — strict by
  * default, with deadlines and limits, and never a silent plaintext fallback.
  */
+import { hostOfUrl } from "../address.js";
 import { SocketError, socketError } from "../errors.js";
 import type { Socket } from "../socket.js";
 import { validateTlsOptions } from "../tls-options.js";
@@ -85,7 +86,7 @@ export async function negotiateStartTls(
   const tls = o.tls ?? {};
   const ctx = {
     clientName: o.clientName ?? "localhost",
-    serverName: tls.peerName ?? serverName ?? hostOf(socket.url),
+    serverName: tls.peerName ?? serverName ?? hostOfUrl(socket.url),
   };
   try {
     const outcome = await PROTOCOLS[protocol](dialogue, ctx);
@@ -110,11 +111,6 @@ export async function negotiateStartTls(
     socket.destroy();
     throw err;
   }
-}
-
-function hostOf(url: string): string {
-  const m = /^[a-z0-9.]+:\/\/(\[([^\]]+)\]|[^:/]+)/i.exec(url);
-  return m ? (m[2] ?? m[1]!) : "localhost";
 }
 
 export { STARTTLS_PROTOCOLS, type StartTlsNegotiationOptions, type StartTlsProtocol, type StartTlsResult };
