@@ -150,10 +150,10 @@ export interface Servers {
 
 /* ------------------------------------------------------------------------------------------------ */
 
-function listenTcp(server: net.Server, host: string): Promise<number> {
+function listenTcp(server: net.Server, host: string, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host, port: 0, backlog: 128 }, () => {
+    server.listen({ host, port, backlog: 128 }, () => {
       server.off("error", reject);
       resolve((server.address() as net.AddressInfo).port);
     });
@@ -170,10 +170,10 @@ function listenPath(server: net.Server, path: string): Promise<void> {
   });
 }
 
-function bindUdp(socket: dgram.Socket, host: string): Promise<number> {
+function bindUdp(socket: dgram.Socket, host: string, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
-    socket.bind(0, host, () => {
+    socket.bind(port, host, () => {
       socket.off("error", reject);
       resolve(socket.address().port);
     });
@@ -267,8 +267,11 @@ export async function startServers(): Promise<Servers> {
     s.on("error", () => {});
     s.pipe(s);
   };
+  // The ::1 servers take ports below the ephemeral range: an IPv4 listener on port 0 could
+  // otherwise get the same number, and its name would then read as "{echo6}" in the logs.
+  const taken = new Set<number>();
   const echo = await listenTcp(track(net.createServer(echoHandler)), "127.0.0.1");
-  const echo6 = ipv6 ? await listenTcp(track(net.createServer(echoHandler)), "::1") : 0;
+  const echo6 = ipv6 ? await listenTcp(track(net.createServer(echoHandler)), "::1", await lowFreePort(ipv6, taken)) : 0;
   const line = await listenTcp(track(net.createServer((s) => serveLines(s))), "127.0.0.1");
   const mute = await listenTcp(
     track(
@@ -280,7 +283,6 @@ export async function startServers(): Promise<Servers> {
     "127.0.0.1",
   );
 
-  const taken = new Set<number>();
   const refused = await lowFreePort(ipv6, taken);
   const spare = {
     php: [await lowFreePort(ipv6, taken), await lowFreePort(ipv6, taken)],
@@ -298,7 +300,7 @@ export async function startServers(): Promise<Servers> {
     return s;
   };
   const udp = await bindUdp(udpEcho("udp4"), "127.0.0.1");
-  const udp6 = ipv6 ? await bindUdp(udpEcho("udp6"), "::1") : 0;
+  const udp6 = ipv6 ? await bindUdp(udpEcho("udp6"), "::1", await lowFreePort(ipv6, taken)) : 0;
 
   const unixPath = join(tmp, "line.sock");
   await listenPath(track(net.createServer((s) => serveLines(s))), unixPath);

@@ -23,10 +23,13 @@ export async function ask(t: Twin, fp: unknown, command: string, step = "reply")
   return line;
 }
 
-/** Replaces the port of "host:port" names that are ephemeral (not one of the servers'). */
+/**
+ * Replaces the port of "host:port" names that are ephemeral (not one of the servers'). The port
+ * may already read as a server's symbol: a listener on 127.0.0.1 can get the number of one on ::1.
+ */
 export function maskEphemeral(entry: Entry): Entry {
   const mask = (v: unknown): unknown => {
-    if (typeof v === "string") return v.replace(/^(\[[^\]]*\]|[0-9.]+):\d+$/, "$1:{ephemeral}");
+    if (typeof v === "string") return v.replace(/^(\[[^\]]*\]|[0-9.]+):(\d+|\{[\w.]+\})$/, "$1:{ephemeral}");
     if (Array.isArray(v)) return v.map(mask);
     if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mask(x)]));
     return v;
