@@ -5,15 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { connect, listen, SocketError, type Lookup } from "../src/index.js";
-import { rejectsWith, stalledListener } from "./helpers.js";
-
-/** A port on 127.0.0.1 where nothing listens (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = await listen("tcp://127.0.0.1:0");
-  const port = (server.address as { port: number }).port;
-  await server.close();
-  return port;
-}
+import { closedPort, rejectsWith, stalledListener } from "./helpers.js";
 
 describe("connect: refusals before any I/O", () => {
   test("an invalid address is ERR_INVALID_ADDRESS with the fix in the message", async () => {

@@ -1,6 +1,8 @@
 /** Shared test helpers: real loopback servers, descriptor counts, temp dirs. */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import dgram from "node:dgram";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +22,61 @@ export function openFds(): number {
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "sockurl-"));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A port where nothing listens, for TCP and UDP alike, on every loopback address. It is chosen
+ * below the kernel's ephemeral range and checked free: a port merely released after a bind to
+ * port 0 can be handed out again at once (to a listener of a test running beside this one, or as
+ * a source port), and a "refused" target would then answer. `taken` keeps one caller's ports apart.
+ *
+ * @example
+ * ```ts
+ * await rejectsWith(connect(`tcp://127.0.0.1:${await closedPort()}`), "ECONNREFUSED");
+ * ```
+ */
+export async function closedPort(taken: Set<number> = new Set()): Promise<number> {
+  const low = ephemeralLow();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000));
+    if (taken.has(port) || !(await isFree(port))) continue;
+    taken.add(port);
+    return port;
+  }
+  throw new Error("no free port below the ephemeral range");
+}
+
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768; // not Linux: the usual lower bound
+  }
+}
+
+/** A machine without IPv6 cannot bind "::"; the IPv4 wildcard is then the whole story. */
+const NO_IPV6 = new Set(["EAFNOSUPPORT", "EADDRNOTAVAIL"]);
+
+/** Whether TCP and UDP can both bind `port` on the wildcard address (both families when possible). */
+async function isFree(port: number): Promise<boolean> {
+  const tcp = (host: string) => new Promise<string | null>((resolve) => {
+    const server = net.createServer();
+    server.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? "error"));
+    server.listen({ host, port, ipv6Only: false }, () => server.close(() => resolve(null)));
+  });
+  const udp = (type: "udp4" | "udp6") => new Promise<string | null>((resolve) => {
+    const socket = dgram.createSocket({ type, ipv6Only: false });
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      socket.close();
+      resolve(err.code ?? "error");
+    });
+    socket.bind(port, type === "udp6" ? "::" : "0.0.0.0", () => socket.close(() => resolve(null)));
+  });
+  const either = async (six: () => Promise<string | null>, four: () => Promise<string | null>) => {
+    const err = await six();
+    return err === null || (NO_IPV6.has(err) && (await four()) === null);
+  };
+  return (await either(() => tcp("::"), () => tcp("0.0.0.0"))) && (await either(() => udp("udp6"), () => udp("udp4")));
 }
 
 /**

@@ -14,10 +14,10 @@ import {
   connect, listen, SocketError,
   type DatagramSocket, type DatagramTarget, type ErrorCode, type Lookup, type Phase, type Server, type Socket,
 } from "../src/index.js";
+import { closedPort, sleep } from "./helpers.js";
 
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise<void>((r) => setImmediate(r));
 };
@@ -104,20 +104,8 @@ async function settleFds(target: number, ms = 2_000): Promise<number> {
   return n;
 }
 
-/** A port nobody listens on (bound then released). */
-async function closedTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 async function closedUdpUrl(): Promise<string> {
-  const s = await listen("udp://127.0.0.1:0");
-  const url = s.url;
-  await s.close();
-  return url;
+  return `udp://127.0.0.1:${await closedPort()}`;
 }
 
 /** A raw node:net server, for peers that misbehave in ways a sockurl server would not. */
@@ -221,7 +209,7 @@ describe("file descriptors", () => {
         for await (const _ of udgServer) udgReceived++;
       })());
 
-      const refusedPort = await closedTcpPort();
+      const refusedPort = await closedPort();
       const refusedUdp = await closedUdpUrl();
       const inUseUdg = path.join(dir, "in-use.sock");
       inUse = await listen(`udg://${inUseUdg}`);
@@ -376,7 +364,7 @@ describe("every failure rejects its own call with a SocketError", () => {
   });
 
   it("connection refused", { timeout: 10_000 }, async () => {
-    const port = await closedTcpPort();
+    const port = await closedPort();
     const all = Array.from({ length: 20 }, () => observe(connect(`tcp://127.0.0.1:${port}`)));
     for (const o of all) {
       const err = await rejectsWith(o, "ECONNREFUSED", "connect");

@@ -35,12 +35,12 @@
 import net from "node:net";
 import tls from "node:tls";
 import dgram from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import unixDgram from "unix-dgram";
 import { makePki, writePki, type Pki, type PkiPaths } from "../fixtures/pki.js";
-import { stalledListener } from "../helpers.js";
+import { closedPort, stalledListener } from "../helpers.js";
 import { dialerHandler } from "./dialer.js";
 import { serveLines } from "./line-protocol.js";
 import { smtpHandler } from "./smtp-server.js";
@@ -180,38 +180,6 @@ function bindUdp(socket: dgram.Socket, host: string, port = 0): Promise<number> 
   });
 }
 
-/**
- * A port that nothing listens on, chosen below the kernel's ephemeral range: a closed port inside
- * that range can be handed to one of our own connects as its source port, and a connect from port
- * P to port P on the same address succeeds (TCP simultaneous open). Checked free on "::" (both
- * families) when IPv6 is there, else on 127.0.0.1.
- */
-async function lowFreePort(ipv6: boolean, taken: Set<number>): Promise<number> {
-  let low = 32768;
-  try {
-    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
-  } catch {
-    // not Linux: keep the usual lower bound
-  }
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 10000 + Math.floor(Math.random() * Math.max(1, low - 10000));
-    if (taken.has(port)) continue;
-    const probe = net.createServer();
-    try {
-      await new Promise<void>((resolve, reject) => {
-        probe.once("error", reject);
-        probe.listen({ host: ipv6 ? "::" : "127.0.0.1", port, ipv6Only: false }, () => resolve());
-      });
-      await new Promise((r) => probe.close(r));
-      taken.add(port);
-      return port;
-    } catch {
-      // in use: try another
-    }
-  }
-  throw new Error("no free port below the ephemeral range");
-}
-
 async function hasIpv6(): Promise<boolean> {
   const probe = net.createServer();
   try {
@@ -271,7 +239,7 @@ export async function startServers(): Promise<Servers> {
   // otherwise get the same number, and its name would then read as "{echo6}" in the logs.
   const taken = new Set<number>();
   const echo = await listenTcp(track(net.createServer(echoHandler)), "127.0.0.1");
-  const echo6 = ipv6 ? await listenTcp(track(net.createServer(echoHandler)), "::1", await lowFreePort(ipv6, taken)) : 0;
+  const echo6 = ipv6 ? await listenTcp(track(net.createServer(echoHandler)), "::1", await closedPort(taken)) : 0;
   const line = await listenTcp(track(net.createServer((s) => serveLines(s))), "127.0.0.1");
   const mute = await listenTcp(
     track(
@@ -283,10 +251,10 @@ export async function startServers(): Promise<Servers> {
     "127.0.0.1",
   );
 
-  const refused = await lowFreePort(ipv6, taken);
+  const refused = await closedPort(taken);
   const spare = {
-    php: [await lowFreePort(ipv6, taken), await lowFreePort(ipv6, taken)],
-    ts: [await lowFreePort(ipv6, taken), await lowFreePort(ipv6, taken)],
+    php: [await closedPort(taken), await closedPort(taken)],
+    ts: [await closedPort(taken), await closedPort(taken)],
   };
 
   const stalledServer = await stalledListener("127.0.0.1", 900);
@@ -300,7 +268,7 @@ export async function startServers(): Promise<Servers> {
     return s;
   };
   const udp = await bindUdp(udpEcho("udp4"), "127.0.0.1");
-  const udp6 = ipv6 ? await bindUdp(udpEcho("udp6"), "::1", await lowFreePort(ipv6, taken)) : 0;
+  const udp6 = ipv6 ? await bindUdp(udpEcho("udp6"), "::1", await closedPort(taken)) : 0;
 
   const unixPath = join(tmp, "line.sock");
   await listenPath(track(net.createServer((s) => serveLines(s))), unixPath);

@@ -16,7 +16,7 @@ import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { connect, listen, SocketError, type Server, type Socket } from "../../src/index.js";
 import { makePki } from "../fixtures/pki.js";
-import { stalledListener } from "../helpers.js";
+import { closedPort, stalledListener } from "../helpers.js";
 import {
   HOST, MiB, bytes, collect, escapeCount, escapes, keepFigures, memory, openFds, pool, procNet, recordEscapes, role,
   roleConfig, runRole, sleep, spawnRole, tell, type Memory,
@@ -233,13 +233,6 @@ async function mixed(): Promise<void> {
   for (const s of servers) await s.close();
 }
 
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, HOST, r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 // ---------------------------------------------------------------- the test
 
