@@ -10,9 +10,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { closedPort } from "../../helpers.js";
 
 /** How long a server may take to listen once started (mariadb and postgres initialise first). */
 export const START_TIMEOUT_MS = 30_000;
@@ -21,22 +22,12 @@ export const STOP_GRACE_MS = 10_000;
 
 const taken = new Set<number>();
 
-/** A TCP port on 127.0.0.1 that nothing listens on now (and that this process has not handed out). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address();
-        server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-      });
-    });
-    if (!taken.has(port)) {
-      taken.add(port);
-      return port;
-    }
-  }
+/**
+ * A TCP port on 127.0.0.1 for a daemon to listen on, below the ephemeral range (see closedPort),
+ * and not yet handed out by this process.
+ */
+export function freePort(): Promise<number> {
+  return closedPort(taken);
 }
 
 /** A system account (uid, gid) by name, from /etc/passwd. */
