@@ -5,7 +5,7 @@
 import dgram from "node:dgram";
 import { rmSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import unixDgram from "unix-dgram";
+import type unixDgramModule from "unix-dgram";
 import { formatAddress, parseAddress, type Address } from "./address.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { untilClosed } from "./iterate.js";
@@ -372,11 +372,19 @@ function unixError(err: Error & { code?: unknown; errno?: unknown; syscall?: str
  * const backend = await openUnixDatagram({ bind: "/tmp/server.sock" }, "udg:///tmp/server.sock", "listen");
  * ```
  */
-export function openUnixDatagram(
+export async function openUnixDatagram(
   o: { bind?: string | undefined; connect?: string | undefined },
   url: string,
   phase: "connect" | "listen",
 ): Promise<DatagramBackend> {
+  // A native addon: loaded by the first udg:// socket rather than by every program that imports sockurl.
+  let unixDgram: typeof unixDgramModule;
+  try {
+    unixDgram = (await import("unix-dgram")).default;
+  } catch (err) {
+    throw socketError("ERR_UNSUPPORTED_TRANSPORT", phase, url,
+      `udg:// needs the unix-dgram native module, which failed to load (${(err as Error).message})`, { cause: err });
+  }
   return new Promise((resolve, reject) => {
     let socket: ReturnType<typeof unixDgram.createSocket>;
     try {

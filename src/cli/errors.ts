@@ -2,7 +2,7 @@
  * How the command reports a failure: one line on stderr, `sockurl: CODE: message — what to do`,
  * and an exit code (2 for usage mistakes, 1 for everything else).
  */
-import { SocketError } from "../index.js";
+import { SocketError } from "../errors.js";
 
 /** A mistake in the command line: exit code 2. */
 export class UsageError extends Error {

@@ -2,7 +2,7 @@
  * Help texts: `sockurl --help`, and one per subcommand (`sockurl help connect`,
  * `sockurl connect --help`), each with examples.
  */
-import { STARTTLS_PROTOCOLS } from "../index.js";
+import { STARTTLS_PROTOCOLS } from "../starttls/types.js";
 
 /** The STARTTLS protocol names, wrapped and indented for a flag description. */
 const PROTOCOLS = STARTTLS_PROTOCOLS.join(", ").replace(/(.{1,56})(, |$)/g, "$1,\n                       ").replace(/,\n\s*$/, "");

@@ -3,18 +3,17 @@
  * line on stderr and an exit code. Each subcommand parses its flags and calls the library.
  */
 import { readFileSync } from "node:fs";
-import { connectCommand } from "./connect.js";
-import { demoCommand } from "./demo.js";
 import { report, UsageError } from "./errors.js";
 import { HELP, MAIN_HELP } from "./help.js";
-import { listenCommand } from "./listen.js";
-import { probeCommand } from "./probe.js";
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  connect: connectCommand,
-  listen: listenCommand,
-  probe: probeCommand,
-  demo: demoCommand,
+type Command = (argv: string[]) => Promise<number>;
+
+/** Each command is loaded when run: the time to first byte of `sockurl connect` is its startup. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  connect: async () => (await import("./connect.js")).connectCommand,
+  listen: async () => (await import("./listen.js")).listenCommand,
+  probe: async () => (await import("./probe.js")).probeCommand,
+  demo: async () => (await import("./demo.js")).demoCommand,
 };
 
 function version(): string {
@@ -57,14 +56,15 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(text);
       return 0;
     }
-    const command = COMMANDS[first];
-    if (command === undefined) {
+    const load = COMMANDS[first];
+    if (load === undefined) {
       throw new UsageError(`unknown command "${first}"; commands: ${Object.keys(COMMANDS).join(", ")}`);
     }
     if (wantsHelp(rest)) {
       process.stdout.write(HELP[first]!);
       return 0;
     }
+    const command = await load();
     return await command(rest);
   } catch (err) {
     return report(err);

@@ -89,7 +89,8 @@ export async function negotiateStartTls(
     serverName: tls.peerName ?? serverName ?? hostOfUrl(socket.url),
   };
   try {
-    const outcome = await PROTOCOLS[protocol](dialogue, ctx);
+    const negotiator = await PROTOCOLS[protocol]();
+    const outcome = await negotiator(dialogue, ctx);
     const negotiated = performance.now();
     if (outcome !== "go") {
       if (mode === "opportunistic") {

@@ -1,38 +1,23 @@
 /**
- * The negotiator of each STARTTLS protocol: one file per protocol beside this one.
+ * The negotiator of each STARTTLS protocol: one file per protocol beside this one, loaded when
+ * first used, so that a program that never negotiates (or uses one protocol) loads none (or one).
  */
-import { lmtp, smtp } from "./smtp.js";
-import { irc } from "./irc.js";
-import { ldap } from "./ldap.js";
-import { mysql } from "./mysql.js";
-import { postgres } from "./postgres.js";
-import { telnet } from "./telnet.js";
-import { xmpp, xmppServer } from "./xmpp.js";
-import { pop3 } from "./pop3.js";
-import { imap } from "./imap.js";
-import { ftp } from "./ftp.js";
-import { nntp } from "./nntp.js";
-import { sieve } from "./sieve.js";
 import type { Negotiator, StartTlsProtocol } from "./types.js";
 
-const notYet = (name: string): Negotiator => async (d) => {
-  throw d.protocolError(`STARTTLS for ${name} is not implemented yet`);
-};
-
-/** Negotiators by protocol name. */
-export const PROTOCOLS: Record<StartTlsProtocol, Negotiator> = {
-  smtp,
-  lmtp,
-  pop3,
-  imap,
-  ftp,
-  xmpp,
-  "xmpp-server": xmppServer,
-  ldap,
-  postgres,
-  mysql,
-  nntp,
-  sieve,
-  irc,
-  telnet,
+/** Loaders of the negotiators, by protocol name. */
+export const PROTOCOLS: Record<StartTlsProtocol, () => Promise<Negotiator>> = {
+  smtp: async () => (await import("./smtp.js")).smtp,
+  lmtp: async () => (await import("./smtp.js")).lmtp,
+  pop3: async () => (await import("./pop3.js")).pop3,
+  imap: async () => (await import("./imap.js")).imap,
+  ftp: async () => (await import("./ftp.js")).ftp,
+  xmpp: async () => (await import("./xmpp.js")).xmpp,
+  "xmpp-server": async () => (await import("./xmpp.js")).xmppServer,
+  ldap: async () => (await import("./ldap.js")).ldap,
+  postgres: async () => (await import("./postgres.js")).postgres,
+  mysql: async () => (await import("./mysql.js")).mysql,
+  nntp: async () => (await import("./nntp.js")).nntp,
+  sieve: async () => (await import("./sieve.js")).sieve,
+  irc: async () => (await import("./irc.js")).irc,
+  telnet: async () => (await import("./telnet.js")).telnet,
 };
