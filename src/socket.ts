@@ -94,6 +94,7 @@ export class Socket implements AsyncIterable<Buffer> {
   #reader: Reader;
   #reads: PendingRead[] = [];
   #writes: PendingWrite[] = [];
+  #flushes: PendingWrite[] = [];
   #highWaterMark: number;
   #readTimeout: number;
   #paused = false;
@@ -529,18 +530,61 @@ export class Socket implements AsyncIterable<Buffer> {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array"));
     }
-    if (this.#stream.write(data)) return RESOLVED;
+    if (this.#stream.write(data, this.#onWritten)) return RESOLVED;
     // Listen for 'drain' only while someone waits for it: most sockets never do.
     if (this.#writes.length === 0) this.#stream.once("drain", this.#onDrain);
     return new Promise((resolve, reject) => this.#writes.push({ resolve, reject }));
   }
 
+  /**
+   * Bytes accepted by `write()` that Node has not yet handed to the kernel. A caller that
+   * reuses one buffer for its writes may refill it once this is 0 (see `flush()`).
+   *
+   * @example
+   * ```ts
+   * socket.write(chunk);
+   * if (socket.bufferedAmount > 0) await socket.flush();
+   * ```
+   */
+  get bufferedAmount(): number {
+    return this.#stream.writableLength;
+  }
+
+  /**
+   * Resolves once every byte written so far has been handed to the kernel (`bufferedAmount`
+   * is 0); rejects when the connection fails or closes first.
+   *
+   * @example
+   * ```ts
+   * await socket.write(header);
+   * await socket.flush();
+   * ```
+   */
+  flush(): Promise<void> {
+    const refused = this.#refusal("write");
+    if (refused) return Promise.reject(refused);
+    if (this.#stream.writableLength === 0) return RESOLVED;
+    return new Promise((resolve, reject) => this.#flushes.push({ resolve, reject }));
+  }
+
+  /** One callback for every write (Node coalesces the calls); settles flush() waiters. */
+  #onWritten = (err?: Error | null): void => {
+    if (this.#flushes.length === 0) return;
+    if (err) {
+      const failure = toSocketError(this.#failure ?? err, "write", this.url);
+      for (const f of this.#flushes.splice(0)) f.reject(failure);
+    } else if (this.#stream.writableLength === 0) {
+      for (const f of this.#flushes.splice(0)) f.resolve();
+    }
+  };
+
   #rejectWrites(): void {
-    if (this.#writes.length === 0) return;
+    if (this.#writes.length === 0 && this.#flushes.length === 0) return;
     const err = this.#failure !== null
       ? toSocketError(this.#failure, "write", this.url)
       : this.#closedError("write", "the connection closed");
     for (const w of this.#writes.splice(0)) w.reject(err);
+    for (const f of this.#flushes.splice(0)) f.reject(err);
   }
 
   /**
@@ -622,9 +666,10 @@ export class Socket implements AsyncIterable<Buffer> {
     if (this.#reads.length > 0) {
       this.#failReads(err === undefined ? this.#closedError("read", this.#closedLocally) : toSocketError(err, "read", this.url));
     }
-    if (this.#writes.length > 0) {
+    if (this.#writes.length > 0 || this.#flushes.length > 0) {
       const reason = err === undefined ? this.#closedError("write", this.#closedLocally) : toSocketError(err, "write", this.url);
       for (const w of this.#writes.splice(0)) w.reject(reason);
+      for (const f of this.#flushes.splice(0)) f.reject(reason);
     }
     this.#stream.destroy();
   }

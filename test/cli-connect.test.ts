@@ -4,13 +4,15 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { listen, type Server, type Socket } from "../src/index.js";
 import { makePki, type Pki } from "./fixtures/pki.js";
 import { tempDir } from "./helpers.js";
-import { killAll, oneLine, runCli, startListener } from "./cli-helpers.js";
+import { bin, killAll, oneLine, runCli, startListener } from "./cli-helpers.js";
 
 let pki: Pki;
 let dir: { dir: string; cleanup: () => void };
@@ -59,6 +61,33 @@ test("tcp: stdin goes to a `sockurl listen --echo` child and the echo comes back
     assert.ok(big.stdoutBytes.equals(payload), "binary payload round-trips unchanged");
   } finally {
     listener.kill();
+  }
+});
+
+test("stdin from a shell pipe (a FIFO) and from a file: every byte arrives in order", { timeout: 30_000 }, async () => {
+  // runCli's stdin is a socket pair; a shell pipe and a file take the other two input paths.
+  const payload = randomBytes(5 * 1024 * 1024 + 3);
+  const file = join(dir.dir, "payload.bin");
+  writeFileSync(file, payload);
+  const server = await serve("tcp://127.0.0.1:0", async (s) => {
+    const all = await s.readAll();
+    await s.write(createHash("sha256").update(all).digest("hex") + ` ${all.length}\n`);
+    await s.close();
+  });
+  try {
+    const expected = `${createHash("sha256").update(payload).digest("hex")} ${payload.length}\n`;
+    for (const script of ['cat "$1" | exec "$2" "$3" connect "$4"', 'exec "$2" "$3" connect "$4" < "$1"']) {
+      const child = spawn("sh", ["-c", script, "sh", file, process.execPath, bin, server.url], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const [code] = (await once(child, "close")) as [number];
+      assert.equal(code, 0, `${script}: ${stderr}`);
+      assert.equal(stdout, expected, script);
+    }
+  } finally {
+    await server.close();
   }
 });
 

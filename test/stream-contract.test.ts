@@ -239,6 +239,57 @@ for (const { name, target } of transports) {
       }
     });
 
+    test("flush() resolves when bufferedAmount is 0, so one buffer can be refilled for every write", async () => {
+      const { client, peer, done } = await pair(target);
+      try {
+        assert.equal(client.bufferedAmount, 0);
+        await client.flush(); // nothing queued: at once
+        // One reused 256 KiB buffer, refilled only after flush(): every byte must arrive as written.
+        const buffer = Buffer.alloc(256 * 1024);
+        const rounds = 64;
+        let sawQueued = false;
+        const sending = (async () => {
+          for (let round = 0; round < rounds; round++) {
+            buffer.fill(round);
+            void client.write(buffer);
+            if (client.bufferedAmount > 0) sawQueued = true;
+            await client.flush();
+            assert.equal(client.bufferedAmount, 0);
+          }
+          await client.closeWrite();
+        })();
+        await sleep(100); // let the kernel buffers fill, so that Node must queue
+        const got = await peer.readAll();
+        await sending;
+        assert.equal(got.length, rounds * buffer.length);
+        for (let round = 0; round < rounds; round++) {
+          const slice = got.subarray(round * buffer.length, (round + 1) * buffer.length);
+          assert.ok(slice.every((b) => b === round), `round ${round} arrived unchanged`);
+        }
+        assert.ok(sawQueued, "some write was queued in Node, so flush() really waited");
+      } finally {
+        await done();
+      }
+    });
+
+    test("flush() rejects when the connection is destroyed with bytes still queued", async () => {
+      const { client, done } = await pair(target);
+      try {
+        // The peer never reads: the kernel buffers fill and Node keeps the rest.
+        const chunk = Buffer.alloc(1024 * 1024);
+        while (client.bufferedAmount === 0) {
+          void client.write(chunk).catch(() => {});
+          await sleep(1);
+        }
+        const flushing = client.flush();
+        client.destroy();
+        await rejectsWith(flushing, "ERR_SOCKET_CLOSED");
+        await rejectsWith(client.flush(), "ERR_SOCKET_CLOSED");
+      } finally {
+        await done();
+      }
+    });
+
     test("bad arguments to read methods reject ERR_INVALID_OPTION", async () => {
       const { client, done } = await pair(target);
       try {

@@ -3,14 +3,18 @@
  * ncat. Standard input's end half-closes the connection (closeWrite); the peer's end of stream
  * ends the command with exit code 0. udp:// and udg:// go to ./connect-datagram.ts.
  */
-import {
-  connect, negotiateStartTls, type Address, type Socket, type StartTlsProtocol, type TlsOptions, type TranscriptEntry,
-} from "../index.js";
-import { connectDatagram } from "./connect-datagram.js";
+import type { Address } from "../address.js";
+import { connect } from "../connect.js";
+import type { Socket } from "../socket.js";
+import { negotiateStartTls } from "../starttls/index.js";
+import type { StartTlsProtocol } from "../starttls/types.js";
+import type { TranscriptEntry } from "../starttls/dialogue.js";
+import type { TlsOptions } from "../tls-options.js";
 import { UsageError } from "./errors.js";
 import { COMMON_FLAGS, oneUrl, parseFlags, starttlsFlag, timeoutFlag, TLS_FLAGS, tlsOptionsFromFlags } from "./flags.js";
 import { painter, useColour, writeOut } from "./output.js";
 import { summary } from "./summary.js";
+import { uploadStdin } from "./upload.js";
 
 const FLAGS = {
   ...COMMON_FLAGS,
@@ -36,6 +40,7 @@ export async function connectCommand(argv: string[]): Promise<number> {
   const tls = tlsOptionsFromFlags("connect", values, address, starttls !== undefined);
   if (address.transport === "udp" || address.transport === "udg") {
     if (starttls !== undefined) throw new UsageError(`--starttls needs a stream URL (tcp:// or unix://), not ${address.transport}://`, "connect");
+    const { connectDatagram } = await import("./connect-datagram.js");
     return connectDatagram(url, address, { timeout, verbose: values.verbose ?? false });
   }
   if (starttls !== undefined && address.transport !== "tcp" && address.transport !== "unix") {
@@ -94,7 +99,6 @@ export function crlfConverter(): (chunk: Buffer) => Buffer {
 
 /** Copies stdin → socket and socket → stdout until the socket ends; returns the exit code. */
 async function pipe(socket: Socket, crlf: boolean): Promise<number> {
-  const stdin = process.stdin;
   const convert = crlf ? crlfConverter() : null;
   let stdoutGone = false;
   const onStdoutError = () => {
@@ -103,12 +107,9 @@ async function pipe(socket: Socket, crlf: boolean): Promise<number> {
     socket.destroy();
   };
   process.stdout.on("error", onStdoutError);
-  const upload = (async () => {
-    for await (const chunk of stdin as AsyncIterable<Buffer>) await socket.write(convert ? convert(chunk) : chunk);
-    await socket.closeWrite();
-  })();
+  const upload = uploadStdin(socket, convert);
   // When the socket fails, the download reports it; the upload's error is the same one.
-  upload.catch(() => {});
+  upload.done.then(() => socket.closeWrite()).catch(() => {});
   try {
     for await (const chunk of socket) await writeOut(process.stdout, chunk);
     return 0;
@@ -116,7 +117,7 @@ async function pipe(socket: Socket, crlf: boolean): Promise<number> {
     if (stdoutGone) return 0;
     throw err;
   } finally {
-    stdin.destroy();
+    upload.stop();
     await socket.close();
     process.stdout.off("error", onStdoutError);
   }

@@ -3,7 +3,9 @@
  * from flags to the library's options.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { parseAddress, STARTTLS_PROTOCOLS, type Address, type StartTlsProtocol, type TlsOptions } from "../index.js";
+import { parseAddress, type Address } from "../address.js";
+import { STARTTLS_PROTOCOLS, type StartTlsProtocol } from "../starttls/types.js";
+import type { TlsOptions } from "../tls-options.js";
 import { UsageError } from "./errors.js";
 
 type Spec = NonNullable<ParseArgsConfig["options"]>;
