@@ -275,6 +275,16 @@ describe("xmpp", () => {
     expectFailure("xmpp", "ERR_STARTTLS_UNSUPPORTED",
       xmppServer("<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"),
       /host-unknown/));
+  test("host-unknown after to='<IP>' says to give the XMPP domain as tls.peerName", async () => {
+    await scenario(async (peer) => {
+      assert.match((await peer.readUntil(">"))!.toString(), / to='127\.0\.0\.1' /);
+      await peer.write(streamHeader() + "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>");
+    }, async (url) => {
+        const byIp = url.replace(/\/\/[^:]+:/, "//127.0.0.1:");
+        await rejectsWith(connect(byIp, { startTls: "xmpp", tls: { ca }, timeout: 5000 }), "ERR_STARTTLS_UNSUPPORTED",
+          { phase: "starttls", message: /to='127\.0\.0\.1', an IP address: give the server's XMPP domain as tls\.peerName/ });
+      }, true);
+  });
   test("a non-XMPP answer is ERR_PROTOCOL", () =>
     expectFailure("xmpp", "ERR_PROTOCOL", async (peer) => {
       await readClientHeader(peer);

@@ -6,6 +6,7 @@
  * (never past it), so whatever a server pipelines after `<proceed/>` stays in the socket's
  * buffer and the pending-data check before the handshake refuses it.
  */
+import { isIP } from "node:net";
 import type { Dialogue } from "./dialogue.js";
 import type { Negotiator } from "./types.js";
 
@@ -107,7 +108,7 @@ function escapeAttr(value: string): string {
 }
 
 /** Reads the rest of a `<stream:error>` for its condition, as far as the server sends it. */
-async function streamErrorReason(xml: XmlReader, d: Dialogue, tag: Tag): Promise<string> {
+async function streamErrorReason(xml: XmlReader, d: Dialogue, tag: Tag, to: string): Promise<string> {
   let condition = "";
   let text = "";
   if (tag.kind === "open") {
@@ -125,7 +126,11 @@ async function streamErrorReason(xml: XmlReader, d: Dialogue, tag: Tag): Promise
     }
   }
   d.note(xml.flush());
-  return `the server sent a stream error${condition ? ` <${condition}/>` : ""}${text ? ` (${JSON.stringify(text.slice(0, 200))})` : ""}`;
+  // XMPP addresses streams to a domain: a server refuses its IP address as the 'to'.
+  const hint = isIP(to) !== 0 && (condition === "host-unknown" || condition === "improper-addressing")
+    ? `; the stream was opened to='${to}', an IP address: give the server's XMPP domain as tls.peerName`
+    : "";
+  return `the server sent a stream error${condition ? ` <${condition}/>` : ""}${text ? ` (${JSON.stringify(text.slice(0, 200))})` : ""}${hint}`;
 }
 
 function xmppLike(namespace: "jabber:client" | "jabber:server"): Negotiator {
@@ -160,7 +165,7 @@ function xmppLike(namespace: "jabber:client" | "jabber:server"): Negotiator {
       if (!inFeatures) {
         textCheck(text, "before the stream features");
         if (isStream(tag, "error") && (tag.kind === "open" || tag.kind === "empty")) {
-          return { unsupported: await streamErrorReason(xml, d, tag) };
+          return { unsupported: await streamErrorReason(xml, d, tag, ctx.serverName) };
         }
         if (tag.kind === "close" && isStream(tag, "stream")) {
           d.note(xml.flush());
@@ -211,7 +216,7 @@ function xmppLike(namespace: "jabber:client" | "jabber:server"): Negotiator {
         return "go";
       }
       if (isStream(tag, "error") && (tag.kind === "open" || tag.kind === "empty")) {
-        return { unsupported: await streamErrorReason(xml, d, tag) };
+        return { unsupported: await streamErrorReason(xml, d, tag, ctx.serverName) };
       }
       if (tag.kind === "close" && isStream(tag, "stream")) {
         d.note(xml.flush());
