@@ -246,3 +246,24 @@ export async function tlsCredentials(): Promise<TlsCredentials> {
   const pki = await makePki();
   return { cert: pki.valid.chain, key: pki.valid.key, ca: pki.caBundle, peerName: "localhost" };
 }
+
+/**
+ * Runs `one()` n times, `concurrency` at a time; resolves with the elapsed seconds.
+ *
+ * @example
+ * ```ts
+ * const seconds = await timed(5_000, 50, async () => (await connect(url)).close());
+ * ```
+ */
+export async function timed(n: number, concurrency: number, one: () => Promise<void>): Promise<number> {
+  let started = 0;
+  const worker = async (): Promise<void> => {
+    while (started < n) {
+      started++;
+      await one();
+    }
+  };
+  const start = now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return (now() - start) / 1000;
+}

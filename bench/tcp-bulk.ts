@@ -6,10 +6,8 @@
  *          accepted socket.
  * baseline: `net.Socket.write()` with 'drain' handling, `end()`, and a 'data' listener.
  */
-import {
-  HOST, RUN_TIMEOUT_MS, deferred, netPair, now, scaled, sockurlPair, withTimeout,
-  type Impl, type RunOptions, type Sample,
-} from "./common.js";
+import { nodeTransfer, sockurlTransfer, transferSample } from "./bulk.js";
+import { HOST, netPair, scaled, sockurlPair, type Impl, type RunOptions, type Sample } from "./common.js";
 
 const TOTAL_BYTES = 1024 ** 3;
 const CHUNK_BYTES = 64 * 1024;
@@ -22,62 +20,20 @@ export function tcpBulk(impl: Impl, { scale }: RunOptions): Promise<Sample> {
 
 async function withSockurl(chunk: Buffer, chunks: number): Promise<Sample> {
   const pair = await sockurlPair();
-  const { client, peer } = pair;
   try {
-    const start = now();
-    const receiving = (async () => {
-      let received = 0;
-      for await (const c of peer) received += c.length;
-      return received;
-    })();
-    const sending = (async () => {
-      for (let i = 0; i < chunks; i++) await client.write(chunk);
-      await client.closeWrite();
-    })();
-    const [received] = await withTimeout(Promise.all([receiving, sending]), RUN_TIMEOUT_MS,
-      `tcp-bulk sockurl to ${HOST}`, pair.destroy);
-    const seconds = (now() - start) / 1000;
-    return result(received, chunk.length * chunks, seconds);
+    const t = await sockurlTransfer(pair.client, pair.peer, chunk, chunks, `tcp-bulk sockurl to ${HOST}`);
+    return transferSample("tcp-bulk", t, chunk.length * chunks);
   } finally {
-    await Promise.all([client.close(), peer.close(), pair.server.close()]);
+    await Promise.all([pair.client.close(), pair.peer.close(), pair.server.close()]);
   }
 }
 
 async function withNet(chunk: Buffer, chunks: number): Promise<Sample> {
   const pair = await netPair();
-  const { client, peer } = pair;
   try {
-    const done = deferred<number>();
-    let received = 0;
-    peer.on("data", (c: Buffer) => {
-      received += c.length;
-    });
-    peer.on("end", () => done.resolve(received));
-    peer.on("error", done.reject);
-    client.on("error", done.reject);
-
-    const start = now();
-    let written = 0;
-    const pump = (): void => {
-      while (written < chunks) {
-        written++;
-        if (!client.write(chunk)) {
-          client.once("drain", pump);
-          return;
-        }
-      }
-      client.end();
-    };
-    pump();
-    const total = await withTimeout(done.promise, RUN_TIMEOUT_MS, `tcp-bulk baseline to ${HOST}`, pair.destroy);
-    const seconds = (now() - start) / 1000;
-    return result(total, chunk.length * chunks, seconds);
+    const t = await nodeTransfer(pair.client, pair.peer, chunk, chunks, `tcp-bulk baseline to ${HOST}`);
+    return transferSample("tcp-bulk", t, chunk.length * chunks);
   } finally {
     pair.destroy();
   }
-}
-
-function result(received: number, expected: number, seconds: number): Sample {
-  if (received !== expected) throw new Error(`tcp-bulk: received ${received} of ${expected} bytes`);
-  return { value: received / seconds };
 }

@@ -13,7 +13,7 @@ import net from "node:net";
 import { once } from "node:events";
 import { connect, listen } from "../src/index.js";
 import {
-  HOST, RUN_TIMEOUT_MS, background, closeNetServer, now, scaled, withTimeout,
+  HOST, RUN_TIMEOUT_MS, background, closeNetServer, scaled, timed, withTimeout,
   type Impl, type RunOptions, type Sample,
 } from "./common.js";
 
@@ -23,20 +23,6 @@ const CONCURRENCY = 50;
 export function tcpConnect(impl: Impl, { scale }: RunOptions): Promise<Sample> {
   const n = scaled(CONNECTIONS, scale, CONCURRENCY);
   return impl === "sockurl" ? withSockurl(n) : withNet(n);
-}
-
-/** Runs `one()` n times, `CONCURRENCY` at a time; resolves with the elapsed seconds. */
-async function timed(n: number, one: () => Promise<void>): Promise<number> {
-  let started = 0;
-  const worker = async (): Promise<void> => {
-    while (started < n) {
-      started++;
-      await one();
-    }
-  };
-  const start = now();
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, worker));
-  return (now() - start) / 1000;
 }
 
 async function withSockurl(n: number): Promise<Sample> {
@@ -49,7 +35,7 @@ async function withSockurl(n: number): Promise<Sample> {
         void socket.close();
       }
     })());
-    const seconds = await withTimeout(timed(n, async () => {
+    const seconds = await withTimeout(timed(n, CONCURRENCY, async () => {
       const socket = await connect(server.url);
       const eof = await socket.read();
       if (eof !== null) throw new Error("tcp-connect: expected end of stream");
@@ -74,7 +60,7 @@ async function withNet(n: number): Promise<Sample> {
   await once(server, "listening");
   const { port } = server.address() as net.AddressInfo;
   try {
-    const seconds = await withTimeout(timed(n, () => new Promise<void>((resolve, reject) => {
+    const seconds = await withTimeout(timed(n, CONCURRENCY, () => new Promise<void>((resolve, reject) => {
       const socket = net.connect({ host: HOST, port, noDelay: true });
       socket.on("error", reject);
       socket.on("close", () => resolve());

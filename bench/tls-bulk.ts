@@ -19,10 +19,8 @@ import { once } from "node:events";
 import type net from "node:net";
 import tls from "node:tls";
 import { connect, listen, type Socket } from "../src/index.js";
-import {
-  HOST, RUN_TIMEOUT_MS, deferred, now, scaled, tlsCredentials, withTimeout,
-  type Impl, type RunOptions, type Sample, type TlsCredentials,
-} from "./common.js";
+import { nodeTransfer, sockurlTransfer, transferSample } from "./bulk.js";
+import { HOST, scaled, tlsCredentials, type Impl, type RunOptions, type Sample, type TlsCredentials } from "./common.js";
 
 const TOTAL_BYTES = 1024 ** 3;
 const CHUNK_BYTES = 64 * 1024;
@@ -45,25 +43,8 @@ async function withSockurl(creds: TlsCredentials, chunk: Buffer, chunks: number)
       server.accept(),
     ]);
     const info = client.tls!;
-    const sender = client;
-    const receiver = peer;
-    const start = now();
-    const receiving = (async () => {
-      let received = 0;
-      for await (const c of receiver) received += c.length;
-      return received;
-    })();
-    const sending = (async () => {
-      for (let i = 0; i < chunks; i++) await sender.write(chunk);
-      await sender.closeWrite();
-    })();
-    const [received] = await withTimeout(Promise.all([receiving, sending]), RUN_TIMEOUT_MS,
-      `tls-bulk sockurl to ${server.url}`, () => {
-        sender.destroy();
-        receiver.destroy();
-      });
-    const seconds = (now() - start) / 1000;
-    return result(received, chunk.length * chunks, seconds, `${info.protocol} ${info.cipher}`);
+    const t = await sockurlTransfer(client, peer, chunk, chunks, `tls-bulk sockurl to ${server.url}`);
+    return transferSample("tls-bulk", t, chunk.length * chunks, `${info.protocol} ${info.cipher}`);
   } finally {
     await Promise.all([client?.close(), peer?.close(), server.close()]);
   }
@@ -80,43 +61,11 @@ async function withTls(creds: TlsCredentials, chunk: Buffer, chunks: number): Pr
   let peer: tls.TLSSocket | undefined;
   try {
     [[peer]] = await Promise.all([accepted, once(client, "secureConnect")]);
-    const receiver = peer;
-    const done = deferred<number>();
-    let received = 0;
-    receiver.on("data", (c: Buffer) => {
-      received += c.length;
-    });
-    receiver.on("end", () => done.resolve(received));
-    receiver.on("error", done.reject);
-    client.on("error", done.reject);
-
-    const start = now();
-    let written = 0;
-    const pump = (): void => {
-      while (written < chunks) {
-        written++;
-        if (!client.write(chunk)) {
-          client.once("drain", pump);
-          return;
-        }
-      }
-      client.end();
-    };
-    pump();
-    const total = await withTimeout(done.promise, RUN_TIMEOUT_MS, `tls-bulk baseline to ${HOST}:${port}`, () => {
-      client.destroy();
-      receiver.destroy();
-    });
-    const seconds = (now() - start) / 1000;
-    return result(total, chunk.length * chunks, seconds, `${client.getProtocol()} ${client.getCipher().standardName}`);
+    const t = await nodeTransfer(client, peer, chunk, chunks, `tls-bulk baseline to ${HOST}:${port}`);
+    return transferSample("tls-bulk", t, chunk.length * chunks, `${client.getProtocol()} ${client.getCipher().standardName}`);
   } finally {
     client.destroy();
     peer?.destroy();
     server.close();
   }
-}
-
-function result(received: number, expected: number, seconds: number, negotiated: string): Sample {
-  if (received !== expected) throw new Error(`tls-bulk: received ${received} of ${expected} bytes`);
-  return { value: received / seconds, note: negotiated };
 }

@@ -27,7 +27,7 @@ import type net from "node:net";
 import tls from "node:tls";
 import { connect, listen } from "../src/index.js";
 import {
-  HOST, RUN_TIMEOUT_MS, background, closeNetServer, now, scaled, tlsCredentials, withTimeout,
+  HOST, RUN_TIMEOUT_MS, background, closeNetServer, scaled, timed, tlsCredentials, withTimeout,
   type Impl, type RunOptions, type Sample, type TlsCredentials,
 } from "./common.js";
 
@@ -78,20 +78,6 @@ export async function churn(impl: Impl, n: number, kind: HandshakeKind): Promise
   return { value: n / seconds, note: `${tally.protocol}, ${kind === "full" ? "no handshake resumed" : "every handshake resumed"}` };
 }
 
-/** Runs `one()` n times, `CONCURRENCY` at a time; resolves with the elapsed seconds. */
-async function timed(n: number, one: () => Promise<void>): Promise<number> {
-  let started = 0;
-  const worker = async (): Promise<void> => {
-    while (started < n) {
-      started++;
-      await one();
-    }
-  };
-  const start = now();
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, worker));
-  return (now() - start) / 1000;
-}
-
 async function withSockurl(creds: TlsCredentials, n: number, kind: HandshakeKind): Promise<{ seconds: number; tally: Tally }> {
   const server = await listen(`tls://${HOST}:0`, { tls: { cert: creds.cert, key: creds.key } });
   const target = `tls://${HOST}:${(server.address as { port: number }).port}`;
@@ -121,7 +107,7 @@ async function withSockurl(creds: TlsCredentials, n: number, kind: HandshakeKind
       tally.serverResumed = 0;
     }
     const tlsOptions = { ca: creds.ca, peerName: creds.peerName, ...(session === undefined ? {} : { session }) };
-    const seconds = await withTimeout(timed(n, async () => {
+    const seconds = await withTimeout(timed(n, CONCURRENCY, async () => {
       const socket = await connect(target, { tls: tlsOptions });
       const info = socket.tls!;
       if (info.sessionReused) tally.clientResumed++;
@@ -174,7 +160,7 @@ async function withTls(creds: TlsCredentials, n: number, kind: HandshakeKind): P
       tally.accepted = 0; // the first connection is not part of the run
       tally.serverResumed = 0;
     }
-    const seconds = await withTimeout(timed(n, () => new Promise<void>((resolve, reject) => {
+    const seconds = await withTimeout(timed(n, CONCURRENCY, () => new Promise<void>((resolve, reject) => {
       const socket = tls.connect(options);
       socket.setNoDelay(true);
       socket.on("secureConnect", () => {
