@@ -2,43 +2,24 @@
  * `sockurl connect`, spawned as built with real pipes, against `sockurl listen` children and
  * scripted library servers: tcp, unix, udp, tls (--ca, --fingerprint, --insecure), STARTTLS.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listen, type Server, type Socket } from "../src/index.js";
-import { makePki, type Pki } from "./fixtures/pki.js";
-import { tempDir } from "./helpers.js";
-import { bin, killAll, oneLine, runCli, startListener } from "./cli-helpers.js";
+import { listen, type ListenOptions, type Server, type Socket } from "../src/index.js";
+import { bin, cliWorld, oneLine, runCli, serveEach, startListener } from "./cli-helpers.js";
 
-let pki: Pki;
-let dir: { dir: string; cleanup: () => void };
-let caFile: string;
+const world = cliWorld();
 
-before(async () => {
-  pki = await makePki();
-  dir = tempDir();
-  caFile = join(dir.dir, "ca.pem");
-  writeFileSync(caFile, pki.caBundle);
-});
-after(() => {
-  killAll();
-  dir?.cleanup();
-});
-
-/** Serves each connection with `fn` until the returned close() is called. */
-async function serve(target: string, fn: (s: Socket) => Promise<void>, options: Parameters<typeof listen>[1] = {}): Promise<Server> {
-  const server = await listen(target, options);
-  void (async () => {
-    for await (const socket of server) {
-      socket.readTimeout = 10_000;
-      fn(socket).catch(() => socket.destroy());
-    }
-  })().catch(() => {});
-  return server;
+/** Serves each connection with `fn` (reads give up after 10 s) until the returned close() is called. */
+function serve(target: string, fn: (s: Socket) => Promise<void>, options: ListenOptions = {}): Promise<Server> {
+  return serveEach(target, (s) => {
+    s.readTimeout = 10_000;
+    return fn(s);
+  }, options);
 }
 
 const echo = async (s: Socket) => {
@@ -67,7 +48,7 @@ test("tcp: stdin goes to a `sockurl listen --echo` child and the echo comes back
 test("stdin from a shell pipe (a FIFO) and from a file: every byte arrives in order", { timeout: 30_000 }, async () => {
   // runCli's stdin is a socket pair; a shell pipe and a file take the other two input paths.
   const payload = randomBytes(5 * 1024 * 1024 + 3);
-  const file = join(dir.dir, "payload.bin");
+  const file = join(world.dir, "payload.bin");
   writeFileSync(file, payload);
   const server = await serve("tcp://127.0.0.1:0", async (s) => {
     const all = await s.readAll();
@@ -121,7 +102,7 @@ test("the server's end of stream ends the command even while stdin stays open", 
 });
 
 test("unix: connect to a `sockurl listen --echo unix://…` child", { timeout: 20_000 }, async () => {
-  const path = join(dir.dir, "echo.sock");
+  const path = join(world.dir, "echo.sock");
   const listener = await startListener(["--echo", `unix://${path}`]);
   try {
     assert.equal(listener.url, `unix://${path}`);
@@ -148,7 +129,7 @@ test("udp: each stdin line is a datagram, each reply a line; exits after the end
 });
 
 test("udg: a unix datagram round trip through `sockurl listen --echo udg://…`", { timeout: 20_000 }, async () => {
-  const path = join(dir.dir, "echo.dgram");
+  const path = join(world.dir, "echo.dgram");
   const listener = await startListener(["--echo", `udg://${path}`]);
   try {
     const r = await runCli(["connect", listener.url], { input: "local datagram\n" });
@@ -185,10 +166,10 @@ test("udp: datagrams arrive one per line at the server", { timeout: 20_000 }, as
 });
 
 test("tls with --ca: verified, and -v prints the connection and TLS summary on stderr", { timeout: 20_000 }, async () => {
-  const server = await serve("tls://127.0.0.1:0", echo, { tls: { cert: pki.valid.chain, key: pki.valid.key } });
+  const server = await serve("tls://127.0.0.1:0", echo, { tls: { cert: world.pki.valid.chain, key: world.pki.valid.key } });
   try {
     const url = `tls://localhost:${"port" in server.address ? server.address.port : 0}`;
-    const r = await runCli(["connect", "-v", "--ca", caFile, url], { input: "secret\n" });
+    const r = await runCli(["connect", "-v", "--ca", world.caFile, url], { input: "secret\n" });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "secret\n");
     for (const line of [/^\* connected +tls:\/\/localhost:\d+ in [\d.]+ ms$/m, /^\* remote +(127\.0\.0\.1|\[::1\]):\d+$/m, /^\* local +\S+:\d+$/m,
@@ -202,7 +183,7 @@ test("tls with --ca: verified, and -v prints the connection and TLS summary on s
     assert.match(oneLine(untrusted.stderr), /^sockurl: ERR_TLS_CERT: .* — use --ca FILE, --fingerprint, or --insecure for testing$/);
     assert.equal(untrusted.stdout, "");
     // A name the certificate does not carry.
-    const wrongName = await runCli(["connect", "--ca", caFile, "--servername", "other.example", url], { input: "x\n" });
+    const wrongName = await runCli(["connect", "--ca", world.caFile, "--servername", "other.example", url], { input: "x\n" });
     assert.equal(wrongName.code, 1);
     assert.match(oneLine(wrongName.stderr), /^sockurl: ERR_TLS_CERT: .*other\.example/);
     // --insecure works, and says so on stderr.
@@ -216,9 +197,9 @@ test("tls with --ca: verified, and -v prints the connection and TLS summary on s
 });
 
 test("tls with --alpn: the negotiated protocol shows in -v", { timeout: 20_000 }, async () => {
-  const server = await serve("tls://127.0.0.1:0", echo, { tls: { cert: pki.valid.chain, key: pki.valid.key, alpn: ["h2", "http/1.1"] } });
+  const server = await serve("tls://127.0.0.1:0", echo, { tls: { cert: world.pki.valid.chain, key: world.pki.valid.key, alpn: ["h2", "http/1.1"] } });
   try {
-    const r = await runCli(["connect", "-v", "--ca", caFile, "--alpn", "http/1.1", server.url], { input: "a\n" });
+    const r = await runCli(["connect", "-v", "--ca", world.caFile, "--alpn", "http/1.1", server.url], { input: "a\n" });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^\* alpn +http\/1\.1$/m);
   } finally {
@@ -263,7 +244,7 @@ function smtpServer(offer: boolean, received: string[]) {
       if (verb === "EHLO") await s.write(offer && !s.encrypted ? "250-test\r\n250 STARTTLS\r\n" : "250 test\r\n");
       else if (verb === "STARTTLS") {
         await s.write("220 go ahead\r\n");
-        await s.startTls({ server: true, cert: pki.valid.chain, key: pki.valid.key });
+        await s.startTls({ server: true, cert: world.pki.valid.chain, key: world.pki.valid.key });
       } else if (verb === "QUIT") {
         await s.write("221 bye\r\n");
         break;
@@ -278,7 +259,7 @@ test("--starttls smtp: negotiates, verifies with --ca, then pipes; --crlf sends 
   const server = await smtpServer(true, received);
   try {
     const port = "port" in server.address ? server.address.port : 0;
-    const r = await runCli(["connect", "-v", "--crlf", "--starttls", "smtp", "--ca", caFile, `tcp://localhost:${port}`], { input: "NOOP\nQUIT\n" });
+    const r = await runCli(["connect", "-v", "--crlf", "--starttls", "smtp", "--ca", world.caFile, `tcp://localhost:${port}`], { input: "NOOP\nQUIT\n" });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "250 ok\r\n221 bye\r\n");
     assert.deepEqual(received, ["NOOP\r", "QUIT\r"], "lines reach the server over TLS, ending in CRLF");
@@ -293,7 +274,7 @@ test("--starttls against a server that does not offer it: ERR_STARTTLS_UNSUPPORT
   const received: string[] = [];
   const server = await smtpServer(false, received);
   try {
-    const r = await runCli(["connect", "--starttls", "smtp", "--ca", caFile, server.url], { input: "NOOP\n" });
+    const r = await runCli(["connect", "--starttls", "smtp", "--ca", world.caFile, server.url], { input: "NOOP\n" });
     assert.equal(r.code, 1);
     assert.match(oneLine(r.stderr), /^sockurl: ERR_STARTTLS_UNSUPPORTED: .* — the server does not offer STARTTLS here/);
     assert.equal(r.stdout, "");

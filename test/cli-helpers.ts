@@ -3,7 +3,13 @@
  * output, wait for lines on stderr, and make sure every child is killed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
+import { listen, type ListenOptions, type Server, type Socket } from "../src/index.js";
+import { makePki, type Pki } from "./fixtures/pki.js";
+import { tempDir } from "./helpers.js";
 
 export const root = fileURLToPath(new URL("../../", import.meta.url));
 export const bin = `${root}bin/sockurl.js`;
@@ -129,4 +135,56 @@ export function oneLine(stderr: string): string {
   const lines = stderr.split("\n").filter((l) => l !== "");
   if (lines.length !== 1) throw new Error(`expected one line on stderr, got ${lines.length}:\n${stderr}`);
   return lines[0]!;
+}
+
+/** What a CLI suite works with: the test PKI, a scratch directory, and the CA bundle as a file. */
+export interface CliWorld {
+  pki: Pki;
+  dir: string;
+  caFile: string;
+}
+
+/**
+ * Sets up (before) and tears down (after: every child killed, the directory removed) the world of
+ * a CLI suite; its fields are filled in once the suite's `before` hooks have run.
+ *
+ * @example
+ * ```ts
+ * const world = cliWorld();
+ * test("…", async () => runCli(["connect", "--ca", world.caFile, url]));
+ * ```
+ */
+export function cliWorld(): CliWorld {
+  const world = {} as CliWorld;
+  let cleanup = (): void => {};
+  before(async () => {
+    world.pki = await makePki();
+    const scratch = tempDir();
+    cleanup = scratch.cleanup;
+    world.dir = scratch.dir;
+    world.caFile = join(scratch.dir, "ca.pem");
+    writeFileSync(world.caFile, world.pki.caBundle);
+  });
+  after(() => {
+    killAll();
+    cleanup();
+  });
+  return world;
+}
+
+/**
+ * A library server that runs `fn` on each connection (destroying the socket if it throws)
+ * until it is closed.
+ *
+ * @example
+ * ```ts
+ * const server = await serveEach("tcp://127.0.0.1:0", async (s) => s.close());
+ * ```
+ */
+export async function serveEach(target: string, fn: (s: Socket) => Promise<void>, options: ListenOptions = {}): Promise<Server> {
+  const server = await listen(target, options);
+  void (async () => {
+    for await (const socket of server) fn(socket).catch(() => socket.destroy());
+  })().catch(() => {});
+  return server;
 }

@@ -2,37 +2,16 @@
  * `sockurl probe`, spawned as built, against library servers presenting the test PKI's
  * certificates: --json fields and exit codes, the human report, STARTTLS transcripts.
  */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { listen, type ListenOptions, type Server, type Socket } from "../src/index.js";
-import { makePki, type Issued, type Pki } from "./fixtures/pki.js";
-import { tempDir } from "./helpers.js";
-import { killAll, oneLine, runCli } from "./cli-helpers.js";
+import type { Issued } from "./fixtures/pki.js";
+import { cliWorld, oneLine, runCli, serveEach } from "./cli-helpers.js";
 
-let pki: Pki;
-let dir: { dir: string; cleanup: () => void };
-let caFile: string;
+const world = cliWorld();
 
-before(async () => {
-  pki = await makePki();
-  dir = tempDir();
-  caFile = join(dir.dir, "ca.pem");
-  writeFileSync(caFile, pki.caBundle);
-});
-after(() => {
-  killAll();
-  dir?.cleanup();
-});
-
-async function serve(target: string, options: ListenOptions, fn: (s: Socket) => Promise<void> = (s) => s.close()): Promise<Server> {
-  const server = await listen(target, options);
-  void (async () => {
-    for await (const socket of server) fn(socket).catch(() => socket.destroy());
-  })().catch(() => {});
-  return server;
-}
+const serve = (target: string, options: ListenOptions, fn: (s: Socket) => Promise<void> = (s) => s.close()): Promise<Server> =>
+  serveEach(target, fn, options);
 
 const tlsServer = (leaf: Issued) => serve("tls://127.0.0.1:0", { tls: { cert: leaf.chain, key: leaf.key } });
 const portOf = (s: Server) => ("port" in s.address ? s.address.port : 0);
@@ -56,10 +35,10 @@ const row = (label: string, value: string) => new RegExp(`^${label.padEnd(18)}${
 const HEX_SHA256 = /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/;
 
 test("probe --json on a verified TLS server: one JSON object with every field, exit 0", { timeout: 20_000 }, async () => {
-  const server = await tlsServer(pki.valid);
+  const server = await tlsServer(world.pki.valid);
   try {
     const url = `tls://localhost:${portOf(server)}`;
-    const r = await runCli(["probe", "--json", "--ca", caFile, url]);
+    const r = await runCli(["probe", "--json", "--ca", world.caFile, url]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
     const report = JSON.parse(r.stdout) as Report;
@@ -103,10 +82,10 @@ test("probe --json on a verified TLS server: one JSON object with every field, e
 });
 
 test("probe on an expired certificate: verification FAILED with the reason, chain still shown, exit 1", { timeout: 20_000 }, async () => {
-  const server = await tlsServer(pki.expired);
+  const server = await tlsServer(world.pki.expired);
   try {
     const url = `tls://127.0.0.1:${portOf(server)}`;
-    const r = await runCli(["probe", "--json", "--ca", caFile, url]);
+    const r = await runCli(["probe", "--json", "--ca", world.caFile, url]);
     assert.equal(r.code, 1);
     assert.match(oneLine(r.stderr), /^sockurl: ERR_TLS_CERT: .*expired.* — use --ca FILE, --fingerprint, or --insecure for testing$/);
     const report = JSON.parse(r.stdout) as Report;
@@ -120,7 +99,7 @@ test("probe on an expired certificate: verification FAILED with the reason, chai
     assert.equal(report.chain[0]!.daysLeft, -1);
     assert.equal(report.tls!.protocol, "TLSv1.3");
     // The human report says the same.
-    const human = await runCli(["probe", "--ca", caFile, url]);
+    const human = await runCli(["probe", "--ca", world.caFile, url]);
     assert.equal(human.code, 1);
     assert.match(human.stdout, row("verification", "FAILED \\(CERT_HAS_EXPIRED: the certificate has expired\\)"));
     assert.match(human.stdout, /^ +valid +\S+ \S+ UTC → \S+ \S+ UTC \(EXPIRED 1 day ago\)$/m);
@@ -130,8 +109,8 @@ test("probe on an expired certificate: verification FAILED with the reason, chai
 });
 
 test("probe without the CA, and on a wrong host name: FAILED with each reason, exit 1", { timeout: 20_000 }, async () => {
-  const valid = await tlsServer(pki.valid);
-  const wrong = await tlsServer(pki.wrongHost);
+  const valid = await tlsServer(world.pki.valid);
+  const wrong = await tlsServer(world.pki.wrongHost);
   try {
     const untrusted = await runCli(["probe", "--json", `tls://127.0.0.1:${portOf(valid)}`]);
     assert.equal(untrusted.code, 1);
@@ -139,7 +118,7 @@ test("probe without the CA, and on a wrong host name: FAILED with each reason, e
     assert.equal(a.verified, false);
     assert.match(a.verification.reason!, /ISSUER|LOCALLY|SELF_SIGNED|UNABLE/);
     assert.equal(a.chain.length, 2);
-    const misnamed = await runCli(["probe", "--json", "--ca", caFile, `tls://127.0.0.1:${portOf(wrong)}`]);
+    const misnamed = await runCli(["probe", "--json", "--ca", world.caFile, `tls://127.0.0.1:${portOf(wrong)}`]);
     assert.equal(misnamed.code, 1);
     const b = JSON.parse(misnamed.stdout) as Report;
     assert.equal(b.verification.reason, "ERR_TLS_CERT_ALTNAME_INVALID");
@@ -152,10 +131,10 @@ test("probe without the CA, and on a wrong host name: FAILED with each reason, e
 });
 
 test("probe human output: aligned and plain when piped; NO_COLOR wins over FORCE_COLOR; FORCE_COLOR colours", { timeout: 20_000 }, async () => {
-  const server = await tlsServer(pki.valid);
+  const server = await tlsServer(world.pki.valid);
   try {
     const url = `tls://127.0.0.1:${portOf(server)}`;
-    const r = await runCli(["probe", "--ca", caFile, url]);
+    const r = await runCli(["probe", "--ca", world.caFile, url]);
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /\x1b\[/);
     for (const line of [
@@ -175,9 +154,9 @@ test("probe human output: aligned and plain when piped; NO_COLOR wins over FORCE
       /^\[1\] CN=sockurl test intermediate CA, O=sockurl tests$/m,
       row("    key", "ec 256 bits, CA"),
     ]) assert.match(r.stdout, line);
-    const noColour = await runCli(["probe", "--ca", caFile, url], { env: { NO_COLOR: "1", FORCE_COLOR: "1" } });
+    const noColour = await runCli(["probe", "--ca", world.caFile, url], { env: { NO_COLOR: "1", FORCE_COLOR: "1" } });
     assert.doesNotMatch(noColour.stdout, /\x1b\[/);
-    const coloured = await runCli(["probe", "--ca", caFile, url], { env: { FORCE_COLOR: "1" } });
+    const coloured = await runCli(["probe", "--ca", world.caFile, url], { env: { FORCE_COLOR: "1" } });
     assert.match(coloured.stdout, /\x1b\[32mOK\x1b\[39m/);
   } finally {
     await server.close();
@@ -193,7 +172,7 @@ function smtp(offer: boolean) {
       if (/^EHLO /i.test(line)) await s.write(offer ? "250-probe-test\r\n250 STARTTLS\r\n" : "250 probe-test\r\n");
       else if (/^STARTTLS$/i.test(line)) {
         await s.write("220 ready\r\n");
-        await s.startTls({ server: true, cert: pki.valid.chain, key: pki.valid.key });
+        await s.startTls({ server: true, cert: world.pki.valid.chain, key: world.pki.valid.key });
       } else await s.write("250 ok\r\n");
     }
     await s.close();
@@ -204,7 +183,7 @@ test("probe --starttls smtp: the transcript, STARTTLS and TLS timings, verified 
   const server = await smtp(true);
   try {
     const url = `tcp://localhost:${portOf(server)}`;
-    const r = await runCli(["probe", "--json", "--starttls", "smtp", "--ca", caFile, url]);
+    const r = await runCli(["probe", "--json", "--starttls", "smtp", "--ca", world.caFile, url]);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.starttls, "smtp");
@@ -215,7 +194,7 @@ test("probe --starttls smtp: the transcript, STARTTLS and TLS timings, verified 
       "S: 220 probe-test ESMTP", "C: EHLO localhost", "S: 250-probe-test", "S: 250 STARTTLS", "C: STARTTLS", "S: 220 ready",
     ]);
     assert.equal(report.chain[0]!.subject, "CN=localhost");
-    const human = await runCli(["probe", "--starttls", "smtp", "--ca", caFile, url]);
+    const human = await runCli(["probe", "--starttls", "smtp", "--ca", world.caFile, url]);
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, row("target", "tcp://localhost:\\d+ \\(STARTTLS smtp\\)"));
     assert.match(human.stdout, /^timings .*starttls [\d.]+ ms, tls [\d.]+ ms/m);
