@@ -272,9 +272,7 @@ export function fsockopen(
   error_message: Ref<string> | null = null,
   timeout: number | null = null,
 ): Promise<PhpStream | false> {
-  const p = Math.trunc(Number(port));
-  const target = p > 0 ? `${hostname}:${p}` : String(hostname);
-  return open("fsockopen", target, `${hostname}:${p}`, error_code, error_message, timeoutMs(timeout), 4, null, null);
+  return openHostPort("fsockopen", hostname, port, error_code, error_message, timeout);
 }
 
 /**
@@ -293,7 +291,20 @@ export function pfsockopen(
   error_message: Ref<string> | null = null,
   timeout: number | null = null,
 ): Promise<PhpStream | false> {
+  return openHostPort("pfsockopen", hostname, port, error_code, error_message, timeout);
+}
+
+/** fsockopen and pfsockopen: `port` > 0 is appended to the host; pfsockopen keeps the stream by `host:port`. */
+function openHostPort(
+  fn: "fsockopen" | "pfsockopen",
+  hostname: string,
+  port: number,
+  error_code: Ref<number> | null,
+  error_message: Ref<string> | null,
+  timeout: number | null,
+): Promise<PhpStream | false> {
   const p = Math.trunc(Number(port));
   const target = p > 0 ? `${hostname}:${p}` : String(hostname);
-  return open("pfsockopen", target, `${hostname}:${p}`, error_code, error_message, timeoutMs(timeout), 4, null, `pfsockopen__${hostname}:${p}`);
+  const key = fn === "pfsockopen" ? `pfsockopen__${hostname}:${p}` : null;
+  return open(fn, target, `${hostname}:${p}`, error_code, error_message, timeoutMs(timeout), 4, null, key);
 }
