@@ -67,6 +67,7 @@ type NetLike = Duplex & {
 };
 
 const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 /** How long close() waits for queued bytes to reach the kernel before it drops them. */
@@ -530,7 +531,7 @@ export class Socket implements AsyncIterable<Buffer> {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array"));
     }
-    if (this.#stream.write(data, this.#onWritten)) return RESOLVED;
+    if (this.#stream.write(data)) return RESOLVED;
     // Listen for 'drain' only while someone waits for it: most sockets never do.
     if (this.#writes.length === 0) this.#stream.once("drain", this.#onDrain);
     return new Promise((resolve, reject) => this.#writes.push({ resolve, reject }));
@@ -563,20 +564,24 @@ export class Socket implements AsyncIterable<Buffer> {
   flush(): Promise<void> {
     const refused = this.#refusal("write");
     if (refused) return Promise.reject(refused);
-    if (this.#stream.writableLength === 0) return RESOLVED;
-    return new Promise((resolve, reject) => this.#flushes.push({ resolve, reject }));
+    const stream = this.#stream;
+    if (stream.writableLength === 0) return RESOLVED;
+    return new Promise((resolve, reject) => {
+      const waiter: PendingWrite = { resolve, reject };
+      this.#flushes.push(waiter);
+      const done = (err?: Error | null): void => {
+        const i = this.#flushes.indexOf(waiter);
+        if (i === -1) return; // already settled by a failure or a close
+        this.#flushes.splice(i, 1);
+        if (err) reject(toSocketError(this.#failure ?? err, "write", this.url));
+        else resolve();
+      };
+      // Writes complete in order: an empty one completes once every byte before it has. (Only
+      // here, not on every write: a callback per write costs bulk and line traffic about 3 %.)
+      if (stream.writableEnded) stream.once("finish", () => done());
+      else stream.write(EMPTY, done);
+    });
   }
-
-  /** One callback for every write (Node coalesces the calls); settles flush() waiters. */
-  #onWritten = (err?: Error | null): void => {
-    if (this.#flushes.length === 0) return;
-    if (err) {
-      const failure = toSocketError(this.#failure ?? err, "write", this.url);
-      for (const f of this.#flushes.splice(0)) f.reject(failure);
-    } else if (this.#stream.writableLength === 0) {
-      for (const f of this.#flushes.splice(0)) f.resolve();
-    }
-  };
 
   #rejectWrites(): void {
     if (this.#writes.length === 0 && this.#flushes.length === 0) return;

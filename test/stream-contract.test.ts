@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { connect, listen, type Socket } from "../src/index.js";
+import { makePki } from "./fixtures/pki.js";
 import { rejectsWith, sleep, tempDir } from "./helpers.js";
 
 interface Pair {
@@ -318,3 +319,41 @@ for (const { name, target } of transports) {
     });
   });
 }
+
+describe("flush() over TLS", () => {
+  test("an empty write marks the end of what was written: every byte of one reused buffer arrives as written", async () => {
+    const pki = await makePki();
+    const server = await listen("tls://127.0.0.1:0", { tls: { cert: pki.valid.chain, key: pki.valid.key } });
+    const [client, peer] = await Promise.all([
+      connect(server.url, { tls: { ca: pki.caBundle, peerName: "localhost" } }),
+      server.accept(),
+    ]);
+    try {
+      const buffer = Buffer.alloc(256 * 1024);
+      const rounds = 32;
+      let queued = 0;
+      const sending = (async () => {
+        for (let round = 0; round < rounds; round++) {
+          buffer.fill(round);
+          void client.write(buffer);
+          if (client.bufferedAmount > 0) queued++;
+          await client.flush();
+        }
+        await client.closeWrite();
+        await client.flush(); // after closeWrite: waits for 'finish', does not write
+      })();
+      await sleep(100);
+      const got = await peer.readAll();
+      await sending;
+      assert.equal(got.length, rounds * buffer.length);
+      for (let round = 0; round < rounds; round++) {
+        assert.ok(got.subarray(round * buffer.length, (round + 1) * buffer.length).every((b) => b === round), `round ${round}`);
+      }
+      assert.ok(queued > 0, "some write was queued in Node, so flush() really waited");
+    } finally {
+      client.destroy();
+      peer.destroy();
+      await server.close();
+    }
+  });
+});
