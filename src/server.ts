@@ -99,12 +99,6 @@ export class Server implements AsyncIterable<Socket> {
           return;
         }
       }
-      if (transport !== "unix") {
-        raw.setNoDelay(options.noDelay ?? true);
-        if (options.keepAlive !== undefined && options.keepAlive !== false) {
-          raw.setKeepAlive(true, typeof options.keepAlive === "number" ? options.keepAlive : 0);
-        }
-      }
       const socket = new Socket(raw, {
         transport, url: peerUrl, readTimeout: options.readTimeout, highWaterMark: options.highWaterMark, tls: session,
       });
@@ -274,7 +268,7 @@ export async function listen(target: string | Address, options?: ListenOptions):
       const backend = await openUnixDatagram({ bind: address.path }, url, "listen");
       return new DatagramSocket(backend, { transport: "udg", url, receiveQueue: opts.receiveQueue, readTimeout: opts.readTimeout });
     }
-    const server = await bindServer({ path: address.path, backlog: opts.backlog ?? DEFAULT_BACKLOG }, url, opts.signal, null);
+    const server = await bindServer({ path: address.path, backlog: opts.backlog ?? DEFAULT_BACKLOG }, url, opts.signal, null, {});
     return new Server(server, address, opts);
   }
   let host = address.host;
@@ -297,7 +291,7 @@ export async function listen(target: string | Address, options?: ListenOptions):
     host, port: address.port, backlog: opts.backlog ?? DEFAULT_BACKLOG,
     ...(opts.ipv6Only === undefined ? {} : { ipv6Only: opts.ipv6Only }),
     ...(opts.reusePort === undefined ? {} : { reusePort: opts.reusePort }),
-  }, url, opts.signal, secure);
+  }, url, opts.signal, secure, acceptedSocketOptions(opts));
   const bound = server.address() as net.AddressInfo;
   return new Server(server, { transport: address.transport, host: bound.address, port: bound.port } as InetAddress, opts, useTls ? tlsOptions : null);
 }
@@ -307,19 +301,32 @@ function supportsReusePort(): boolean {
   return major > 22 || (major === 22 && minor >= 12);
 }
 
+/** TCP_NODELAY and keep-alive for accepted connections, set by Node on the handle as it accepts. */
+function acceptedSocketOptions(opts: ListenOptions): AcceptedSocketOptions {
+  const keepAlive = opts.keepAlive ?? false;
+  return {
+    noDelay: opts.noDelay ?? true,
+    keepAlive: keepAlive !== false,
+    ...(typeof keepAlive === "number" ? { keepAliveInitialDelay: keepAlive } : {}),
+  };
+}
+
+type AcceptedSocketOptions = Pick<net.ServerOpts, "noDelay" | "keepAlive" | "keepAliveInitialDelay">;
+
 function bindServer(
   listenOptions: net.ListenOptions & { reusePort?: boolean },
   url: string,
   signal: AbortSignal | undefined,
   secure: tls.TlsOptions | null,
+  accepted: AcceptedSocketOptions,
 ): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     let server: net.Server;
     try {
       server = secure === null
-        ? net.createServer({ allowHalfOpen: true, pauseOnConnect: false })
+        ? net.createServer({ ...accepted, allowHalfOpen: true, pauseOnConnect: false })
         // Half-open only after the handshake: a client's FIN mid-handshake must end it at once.
-        : tls.createServer({ ...secure, allowHalfOpen: false });
+        : tls.createServer({ ...secure, ...accepted, allowHalfOpen: false });
     } catch (err) {
       // A bad certificate, key or passphrase.
       return reject(serverOptionError(err, url));
