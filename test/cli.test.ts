@@ -5,8 +5,8 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { listen } from "../src/index.js";
 import { bin, killAll, oneLine, root, runCli } from "./cli-helpers.js";
+import { closedPort } from "./helpers.js";
 
 const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 30_000 });
 
@@ -96,13 +96,11 @@ test("an invalid URL is ERR_INVALID_ADDRESS with the URL grammar as the hint, ex
   assert.match(oneLine(unknown.stderr), /^sockurl: ERR_UNKNOWN_TRANSPORT: .* — URLs look like/);
 });
 
-test("a refused connection is one ECONNREFUSED line with what to do, exit 1", { timeout: 20_000 }, async () => {
-  // A port that was just free: listen, note the port, close.
-  const server = await listen("tcp://127.0.0.1:0");
-  const url = server.url;
-  await server.close();
+test("a refused connection is one ECONNREFUSED line with what to do, exit 1 (even while stdin stays open)", { timeout: 20_000 }, async () => {
+  const url = `tcp://127.0.0.1:${await closedPort()}`;
   for (const command of ["connect", "probe"]) {
-    const r = await runCli([command, url], { timeoutMs: 10_000 });
+    // connect has started reading stdin by then: it must let go of it to exit.
+    const r = await runCli([command, url], { timeoutMs: 10_000, keepStdinOpen: true });
     assert.equal(r.code, 1, r.stderr);
     assert.equal(oneLine(r.stderr), `sockurl: ECONNREFUSED: connect ${url}: connection refused — is the server running? check host and port`);
   }

@@ -4,9 +4,7 @@
  * ends the command with exit code 0. udp:// and udg:// go to ./connect-datagram.ts.
  */
 import type { Address } from "../address.js";
-import { connect } from "../connect.js";
 import type { Socket } from "../socket.js";
-import { negotiateStartTls } from "../starttls/index.js";
 import type { StartTlsProtocol } from "../starttls/types.js";
 import type { TranscriptEntry } from "../starttls/dialogue.js";
 import type { TlsOptions } from "../tls-options.js";
@@ -14,7 +12,7 @@ import { UsageError } from "./errors.js";
 import { COMMON_FLAGS, oneUrl, parseFlags, starttlsFlag, timeoutFlag, TLS_FLAGS, tlsOptionsFromFlags } from "./flags.js";
 import { painter, useColour, writeOut } from "./output.js";
 import { summary } from "./summary.js";
-import { uploadStdin } from "./upload.js";
+import { openStdin, type StdinSource } from "./upload.js";
 
 const FLAGS = {
   ...COMMON_FLAGS,
@@ -48,12 +46,21 @@ export async function connectCommand(argv: string[]): Promise<number> {
   }
   if (values.insecure) warnInsecure();
   const started = performance.now();
-  const { socket, transcript } = await open(url, address, { timeout, tls, starttls });
+  // Input is read while the library loads and the connection opens; it is sent once both are done.
+  const stdin = openStdin();
+  let opened: { socket: Socket; transcript: TranscriptEntry[] | null };
+  try {
+    opened = await open(url, address, { timeout, tls, starttls });
+  } catch (err) {
+    stdin.close();
+    throw err;
+  }
+  const { socket, transcript } = opened;
   if (values.verbose) {
     const mode = { insecure: values.insecure ?? false, pinned: values.fingerprint !== undefined };
     process.stderr.write(summary(socket, { elapsed: performance.now() - started, mode, transcript, paint: painter(useColour(process.stderr)) }));
   }
-  return pipe(socket, values.crlf ?? false);
+  return pipe(socket, stdin, values.crlf ?? false);
 }
 
 /** Connects, and negotiates STARTTLS when asked, inside one deadline. */
@@ -63,12 +70,14 @@ async function open(
   o: { timeout: number; tls: TlsOptions | undefined; starttls: StartTlsProtocol | undefined },
 ): Promise<{ socket: Socket; transcript: TranscriptEntry[] | null }> {
   const started = performance.now();
+  const { connect } = await import("../connect.js");
   if (o.starttls === undefined) {
     return { socket: await connect(url, { timeout: o.timeout, ...(o.tls === undefined ? {} : { tls: o.tls }) }), transcript: null };
   }
   const socket = await connect(url, { timeout: o.timeout });
   const left = o.timeout === 0 ? undefined : Math.max(1, Math.ceil(o.timeout - (performance.now() - started)));
   const host = "host" in address ? address.host : undefined;
+  const { negotiateStartTls } = await import("../starttls/index.js");
   const result = await negotiateStartTls(socket, o.starttls, { tls: o.tls ?? {}, ...(left === undefined ? {} : { timeout: left }) }, host);
   return { socket, transcript: result.transcript };
 }
@@ -98,7 +107,7 @@ export function crlfConverter(): (chunk: Buffer) => Buffer {
 }
 
 /** Copies stdin → socket and socket → stdout until the socket ends; returns the exit code. */
-async function pipe(socket: Socket, crlf: boolean): Promise<number> {
+async function pipe(socket: Socket, stdin: StdinSource, crlf: boolean): Promise<number> {
   const convert = crlf ? crlfConverter() : null;
   let stdoutGone = false;
   const onStdoutError = () => {
@@ -107,7 +116,7 @@ async function pipe(socket: Socket, crlf: boolean): Promise<number> {
     socket.destroy();
   };
   process.stdout.on("error", onStdoutError);
-  const upload = uploadStdin(socket, convert);
+  const upload = stdin.pipeTo(socket, convert);
   // When the socket fails, the download reports it; the upload's error is the same one.
   upload.done.then(() => socket.closeWrite()).catch(() => {});
   try {
