@@ -7,7 +7,7 @@
  *           `socat -u - TCP:127.0.0.1:PORT` (Debian's ncat and socat).
  * The sink is a raw node:net server in this process, the same for every client.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 import { HOST, RUN_TIMEOUT_MS, closeNetServer, now, scaled, withTimeout, type Impl, type RunOptions, type Sample } from "./common.js";
@@ -59,6 +59,10 @@ async function pipeThrough(tool: Impl | Peer, bytes: number): Promise<Sample> {
 
 /** The benchmark against one peer tool: sockurl's run is the same in both. */
 export function cliPipe(peer: Peer) {
-  return (impl: Impl, { scale }: RunOptions): Promise<Sample> =>
-    pipeThrough(impl === "sockurl" ? "sockurl" : peer, scaled(TOTAL_BYTES, scale, 1024 * 1024));
+  return (impl: Impl, { scale }: RunOptions): Promise<Sample> => {
+    if (impl === "baseline" && spawnSync("sh", ["-c", `command -v ${peer}`]).status !== 0) {
+      return Promise.reject(new Error(`cli-pipe-${peer}: ${peer} is not installed; on Debian: sudo apt-get install -y ncat socat`));
+    }
+    return pipeThrough(impl === "sockurl" ? "sockurl" : peer, scaled(TOTAL_BYTES, scale, 1024 * 1024));
+  };
 }
