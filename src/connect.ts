@@ -72,10 +72,7 @@ export async function connect(target: string | Address, options?: ConnectOptions
       return new DatagramSocket(backend, { transport: "udg", url, readTimeout: opts.readTimeout });
     }
     if ("path" in address) {
-      const pending = net.connect({ path: address.path, allowHalfOpen: true });
-      const stream = await deadline.race(dialAttempt(pending), () => pending.destroy()).catch((err: unknown) => {
-        throw toSocketError(err, "connect", url);
-      });
+      const stream = await dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url);
       const socket = new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: "localhost" });
       return startTls === undefined ? socket : upgrade(socket, startTls, tlsOptions, "localhost", deadline);
     }
@@ -186,6 +183,33 @@ function matchFamily(addresses: LookupAddress[], bind: { host: string }, url: st
   return usable;
 }
 
+/**
+ * Resolves when `socket` connects; rejects with a SocketError (and destroys it) when it fails or
+ * the deadline passes. One promise for the common one-address dial, where a race of attempts
+ * would only add layers.
+ */
+function dialWithin(socket: net.Socket, deadline: Deadline, url: string): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    if (deadline.expired) {
+      socket.destroy();
+      return reject(deadline.expired);
+    }
+    const settle = (err: SocketError | null): void => {
+      offDeadline();
+      socket.off("connect", onConnect);
+      socket.off("error", onError);
+      if (err === null) return resolve(socket);
+      socket.destroy();
+      reject(err);
+    };
+    const onConnect = (): void => settle(null);
+    const onError = (err: Error): void => settle(toSocketError(err, "connect", url));
+    socket.on("connect", onConnect);
+    socket.on("error", onError);
+    const offDeadline = deadline.onExpire(settle);
+  });
+}
+
 /** Resolves when `socket` connects; rejects (and destroys it) when it fails. */
 function dialAttempt(socket: net.Socket): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -212,26 +236,22 @@ function dialTcp(
   url: string,
 ): Promise<net.Socket> {
   const keepAlive = opts.keepAlive ?? false;
+  const open = (a: LookupAddress): net.Socket => net.connect({
+    host: a.address,
+    port: address.port,
+    family: a.family,
+    allowHalfOpen: true,
+    noDelay: opts.noDelay ?? true,
+    keepAlive: keepAlive !== false,
+    ...(typeof keepAlive === "number" ? { keepAliveInitialDelay: keepAlive } : {}),
+    ...(bind ? { localAddress: bind.host, localPort: bind.port } : {}),
+  });
+  // One address (an IP literal, say): no race to run.
+  if (addresses.length === 1) return dialWithin(open(addresses[0]!), deadline, url);
   const dial = (a: LookupAddress): Attempt<net.Socket> => {
-    const socket = net.connect({
-      host: a.address,
-      port: address.port,
-      family: a.family,
-      allowHalfOpen: true,
-      noDelay: opts.noDelay ?? true,
-      keepAlive: keepAlive !== false,
-      ...(typeof keepAlive === "number" ? { keepAliveInitialDelay: keepAlive } : {}),
-      ...(bind ? { localAddress: bind.host, localPort: bind.port } : {}),
-    });
+    const socket = open(a);
     return { promise: dialAttempt(socket), cancel: () => socket.destroy() };
   };
-  if (addresses.length === 1) {
-    // One address (an IP literal, say): no race to run.
-    const only = dial(addresses[0]!);
-    return deadline.race(only.promise, only.cancel).catch((err: unknown) => {
-      throw err instanceof SocketError ? err : toSocketError(err, "connect", url);
-    });
-  }
   const race = happyEyeballs(addresses, dial, opts.attemptDelay ?? DEFAULT_ATTEMPT_DELAY, (s) => s.destroy());
   return deadline.race(race.promise, race.cancel).catch((err: unknown) => {
     if (err instanceof SocketError) {
