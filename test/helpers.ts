@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -120,3 +121,61 @@ export async function rejectsWith(
 
 /** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A raw node:net (or node:tls) listener on 127.0.0.1, port 0, that remembers its sockets to destroy them. */
+export interface RawServer {
+  server: net.Server;
+  port: number;
+  url: string;
+  sockets: Set<net.Socket>;
+  /** Connections accepted so far. */
+  accepted: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a raw server whose `onConnection` plays the peer, for peers that misbehave in ways a
+ * sockurl server would not. With `tls`, a node:tls server that calls `onConnection` after the
+ * handshake (failed handshakes are ignored). Errors on the peer's sockets are swallowed (the peer
+ * is hostile on purpose); everything is destroyed by close().
+ *
+ * @example
+ * ```ts
+ * const peer = await rawServer((s) => s.end("220 hello\r\n"));
+ * await peer.close();
+ * ```
+ */
+export async function rawServer(
+  onConnection: (socket: net.Socket) => void,
+  options: net.ServerOpts & { tls?: tls.TlsOptions } = {},
+): Promise<RawServer> {
+  const sockets = new Set<net.Socket>();
+  const state = { accepted: 0 };
+  const accept = (socket: net.Socket): void => {
+    state.accepted++;
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+    onConnection(socket);
+  };
+  const { tls: secure, ...serverOptions } = options;
+  const server = secure === undefined
+    ? net.createServer(serverOptions, accept)
+    : tls.createServer({ ...serverOptions, ...secure }, accept).on("tlsClientError", () => {});
+  server.on("error", () => {});
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    server,
+    port,
+    url: `tcp://127.0.0.1:${port}`,
+    sockets,
+    get accepted() {
+      return state.accepted;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

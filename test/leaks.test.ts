@@ -14,7 +14,7 @@ import {
   connect, listen, SocketError,
   type DatagramSocket, type DatagramTarget, type ErrorCode, type Lookup, type Phase, type Server, type Socket,
 } from "../src/index.js";
-import { closedPort, sleep } from "./helpers.js";
+import { closedPort, rawServer, sleep } from "./helpers.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -108,25 +108,6 @@ async function closedUdpUrl(): Promise<string> {
   return `udp://127.0.0.1:${await closedPort()}`;
 }
 
-/** A raw node:net server, for peers that misbehave in ways a sockurl server would not. */
-async function rawServer(onConnection: (s: net.Socket) => void): Promise<{ url: string; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on("error", () => {});
-    s.on("close", () => sockets.delete(s));
-    onConnection(s);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `tcp://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
-  };
-}
 
 const neverLookup: Lookup = () => new Promise(() => {});
 const emptyLookup: Lookup = () => [];
@@ -381,7 +362,7 @@ describe("every failure rejects its own call with a SocketError", () => {
   });
 
   it("a peer reset while a read waits rejects the read, then writes, with ECONNRESET", { timeout: 10_000 }, async () => {
-    const raw = await rawServer((s) => s.once("data", () => s.resetAndDestroy()));
+    const raw = await rawServer((s) => s.once("data", () => s.resetAndDestroy()), { allowHalfOpen: true });
     let c: Socket | undefined;
     try {
       c = await connect(raw.url);
@@ -397,7 +378,7 @@ describe("every failure rejects its own call with a SocketError", () => {
   });
 
   it("a read issued after a reset was already reported rejects ECONNRESET, not a clean end of stream", { timeout: 10_000 }, async () => {
-    const raw = await rawServer((s) => s.once("data", () => s.resetAndDestroy()));
+    const raw = await rawServer((s) => s.once("data", () => s.resetAndDestroy()), { allowHalfOpen: true });
     let c: Socket | undefined;
     try {
       c = await connect(raw.url);
@@ -468,7 +449,7 @@ describe("every failure rejects its own call with a SocketError", () => {
   });
 
   it("destroy() with pending reads and writes rejects them all with ERR_SOCKET_CLOSED", { timeout: 10_000 }, async () => {
-    const raw = await rawServer((s) => s.pause()); // never reads: writes back up
+    const raw = await rawServer((s) => s.pause(), { allowHalfOpen: true }); // never reads: writes back up
     let c: Socket | undefined;
     try {
       c = await connect(raw.url);
@@ -488,7 +469,7 @@ describe("every failure rejects its own call with a SocketError", () => {
   });
 
   it("pending writes rejected by destroy() carry phase \"write\"", { timeout: 10_000 }, async () => {
-    const raw = await rawServer((s) => s.pause());
+    const raw = await rawServer((s) => s.pause(), { allowHalfOpen: true });
     let c: Socket | undefined;
     try {
       c = await connect(raw.url);
@@ -576,7 +557,7 @@ describe("every failure rejects its own call with a SocketError", () => {
   });
 
   it("a peer reset while we write a lot rejects the write, then reads, with ECONNRESET or EPIPE", { timeout: 15_000 }, async () => {
-    const raw = await rawServer((s) => s.once("data", () => setTimeout(() => s.resetAndDestroy(), 5)));
+    const raw = await rawServer((s) => s.once("data", () => setTimeout(() => s.resetAndDestroy(), 5)), { allowHalfOpen: true });
     let c: Socket | undefined;
     try {
       c = await connect(raw.url);

@@ -8,35 +8,18 @@ import net from "node:net";
 import tls from "node:tls";
 import { connect, listen, negotiateStartTls, SocketError, type Lookup } from "../src/index.js";
 import { makePki } from "./fixtures/pki.js";
-import { rejectsWith, sleep } from "./helpers.js";
+import { rawServer, rejectsWith, sleep } from "./helpers.js";
 
 const pki = await makePki();
 const ca = pki.caBundle;
 
-/** A raw node:net server on 127.0.0.1:0 playing the peer; close() destroys what it accepted. */
-async function rawPeer(onConnection: (s: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("error", () => {});
-    onConnection(s);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 describe("regressions (issue 6 reliability suites)", () => {
   // faults.test.ts, "resets in the middle of the dialogue": a reset during the plaintext half of
   // STARTTLS came out with phase "read", although connect() and negotiateStartTls() report every
   // other failure of that step (ETIMEDOUT, ERR_PROTOCOL, ERR_LINE_TOO_LONG) with phase "starttls".
   test("STARTTLS: a peer reset in the middle of the dialogue is ECONNRESET with phase starttls, not read", { timeout: 10_000 }, async () => {
-    const peer = await rawPeer((s) => {
+    const peer = await rawServer((s) => {
       s.write("220 mx.example ESMTP\r\n");
       s.once("data", () => {
         s.write("250-mx.example\r\n");
@@ -101,7 +84,7 @@ describe("regressions (issue 6 reliability suites)", () => {
   // stayed false until the handle's close callback ran a loop turn later, while every read and
   // write was already refused.
   test("socket.closed is true as soon as a reset has been reported", { timeout: 10_000 }, async () => {
-    const peer = await rawPeer((s) => {
+    const peer = await rawServer((s) => {
       s.write("partial");
       setTimeout(() => s.resetAndDestroy(), 30);
     });

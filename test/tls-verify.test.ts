@@ -12,7 +12,7 @@ import { connect, listen, SocketError, type ConnectOptions, type InetAddress, ty
 import type { TlsOptions } from "../src/tls-options.js";
 import type { TlsInfo } from "../src/tls-info.js";
 import { makePki, type Issued } from "./fixtures/pki.js";
-import { rejectsWith, sleep } from "./helpers.js";
+import { rawServer, rejectsWith, sleep } from "./helpers.js";
 
 const pki = await makePki();
 
@@ -615,23 +615,6 @@ describe("tls verification: sniCertificates", () => {
 });
 
 describe("tls verification: stalled and broken handshakes", () => {
-  /** A raw TCP server on 127.0.0.1; `onConnection` decides what it does. */
-  async function rawServer(onConnection: (s: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((s) => {
-      sockets.add(s);
-      s.on("error", () => {});
-      onConnection(s);
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return {
-      port: (server.address() as net.AddressInfo).port,
-      close: () => {
-        for (const s of sockets) s.destroy();
-        return new Promise<void>((resolve) => server.close(() => resolve()));
-      },
-    };
-  }
 
   test("a server that accepts and never speaks → ETIMEDOUT phase tls within the connect timeout", async () => {
     const raw = await rawServer(() => {});

@@ -17,9 +17,9 @@ import {
   connect, listen, negotiateStartTls, SocketError, type Lookup, type Socket,
 } from "../../src/index.js";
 import { makePki, type Pki } from "../fixtures/pki.js";
-import { stalledListener } from "../helpers.js";
+import { rawServer, stalledListener } from "../helpers.js";
 import {
-  expectSocketError, rawServer, settle, sleep, within,
+  expectSocketError, settle, sleep, within,
   guarded, warmUp,
 } from "./util-faults.js";
 

@@ -18,8 +18,9 @@ import {
   type Socket, type StartTlsProtocol,
 } from "../../src/index.js";
 import { makePki, type Pki } from "../fixtures/pki.js";
+import { rawServer, type RawServer } from "../helpers.js";
 import {
-  rawServer, settle, sleep, within, type RawServer,
+  settle, sleep, within,
   guarded, warmUp,
 } from "./util-faults.js";
 
@@ -673,25 +674,6 @@ async function makeChain(depth: number, sans: Array<{ type: "dns" | "ip"; value:
   return { rootPem: root.toString("pem"), chainPem, keyPem, bytes };
 }
 
-/** A node:tls server presenting `chain`; accepted connections are held until close(). */
-async function tlsPeer(chain: Chain): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer({ cert: chain.chainPem, key: chain.keyPem }, (s) => {
-    sockets.add(s);
-    s.on("error", () => {});
-    s.on("close", () => sockets.delete(s));
-  });
-  server.on("tlsClientError", () => {});
-  server.on("error", () => {});
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 describe("hostile TLS peers", () => {
   test("a sockurl TLS server drops garbage, HTTP, SSL 3.0, SSL 2.0 and TLS 1.0 ClientHellos, counts them and keeps accepting", { timeout: 20_000 }, async (t) => {
@@ -789,7 +771,7 @@ describe("hostile TLS peers", () => {
         }, {}],
       ];
       for (const [name, chain, check, extra] of cases) {
-        const peer = await tlsPeer(chain);
+        const peer = await rawServer(() => {}, { tls: { cert: chain.chainPem, key: chain.keyPem } });
         try {
           const o = await within(settle(connect(`tls://127.0.0.1:${peer.port}`, { timeout: 5000, tls: { ca: chain.rootPem, ...extra } })), 8000, name);
           check(o);

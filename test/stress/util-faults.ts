@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import net from "node:net";
 import { connect, listen, SocketError, type ErrorCode, type Phase } from "../../src/index.js";
 import type { Pki } from "../fixtures/pki.js";
 
@@ -114,52 +113,6 @@ function describe(v: unknown): string {
   if (Buffer.isBuffer(v)) return `a Buffer of ${v.length} bytes`;
   if (typeof v === "object") return (v as object).constructor?.name ?? "an object";
   return JSON.stringify(v) ?? String(v);
-}
-
-/** A raw node:net listener on 127.0.0.1, port 0, that remembers its sockets to destroy them. */
-export interface RawServer {
-  server: net.Server;
-  port: number;
-  url: string;
-  sockets: Set<net.Socket>;
-  /** Connections accepted so far. */
-  accepted: number;
-  close(): Promise<void>;
-}
-
-/**
- * Starts a raw node:net server whose `onConnection` plays the peer. Errors on the peer's
- * sockets are swallowed (the peer is hostile on purpose); everything is destroyed by close().
- */
-export async function rawServer(
-  onConnection: (socket: net.Socket) => void,
-  options: net.ServerOpts = {},
-): Promise<RawServer> {
-  const sockets = new Set<net.Socket>();
-  const state = { accepted: 0 };
-  const server = net.createServer(options, (socket) => {
-    state.accepted++;
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  server.on("error", () => {});
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    server,
-    port,
-    url: `tcp://127.0.0.1:${port}`,
-    sockets,
-    get accepted() {
-      return state.accepted;
-    },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** Figures measured by the stress suites, printed as test diagnostics and kept for the summary. */
