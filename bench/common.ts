@@ -46,8 +46,11 @@ export interface Benchmark {
   name: string;
   /** The unit of `Sample.value`, e.g. "bytes/s". */
   unit: string;
-  /** The quality bar from DESIGN.md §6: the lowest acceptable sockurl ÷ baseline ratio. */
-  bar: number;
+  /**
+   * The quality bar from DESIGN.md §6: the lowest acceptable sockurl ÷ baseline ratio; null for
+   * a row shown only for comparison (another way of doing a job that has its own row and bar).
+   */
+  bar: number | null;
   /** One line on what is measured, shown by `--list`. */
   description: string;
   run: BenchFn;

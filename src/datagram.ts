@@ -28,7 +28,7 @@ type Destination = { host: string; port: number } | { path: string } | null;
 
 /** What differs between UDP and unix datagram sockets (internal). */
 export interface DatagramBackend {
-  /** Sends one datagram; `to` is null on a connected socket. */
+  /** Sends one datagram; `to` is null on a connected socket. `done` gets null or nothing on success. */
   send(data: Buffer, to: Destination, done: (err?: unknown) => void): void;
   local(): Endpoint;
   remote(): Endpoint | null;
@@ -38,11 +38,15 @@ export interface DatagramBackend {
   onError: (err: unknown) => void;
 }
 
+/** A pending `receive()` (resolves a Datagram) or iterator `next()` (resolves an IteratorResult). */
 interface Waiter {
-  resolve: (d: Datagram) => void;
+  resolve: (d: Datagram | IteratorResult<Datagram, undefined>) => void;
   reject: (e: SocketError) => void;
   timer: NodeJS.Timeout | undefined;
+  iterating: boolean;
 }
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /**
  * A UDP or unix datagram socket. From `connect("udp://…")` it is connected (use `send`);
@@ -69,6 +73,8 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   #closed = false;
   #failure: SocketError | null = null;
   #readTimeout: number;
+  /** Largest payload send() may carry (the connected peer's family; IPv4's limit when unconnected). */
+  readonly #maxPayload: number;
 
   /** @internal Use `connect()` or `listen()`. */
   constructor(backend: DatagramBackend, init: { transport: "udp" | "udg"; url: string; receiveQueue?: number | undefined; readTimeout?: number | undefined }) {
@@ -77,6 +83,8 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     this.#backend = backend;
     this.#limit = init.receiveQueue ?? DEFAULT_RECEIVE_QUEUE;
     this.#readTimeout = init.readTimeout ?? 0;
+    this.#maxPayload = init.transport === "udg" ? Infinity
+      : (backend.remote() ?? backend.local()).family === "IPv6" ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
     backend.onMessage = (data, remote) => this.#deliver({ data, remote });
     backend.onError = (err) => this.#fail(toSocketError(err, "read", this.url));
   }
@@ -106,10 +114,10 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   }
 
   #deliver(d: Datagram): void {
-    const w = this.#waiters.shift();
+    const w = this.#waiters.length > 0 ? this.#waiters.shift() : undefined;
     if (w) {
-      clearTimeout(w.timer);
-      w.resolve(d);
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.resolve(w.iterating ? { value: d, done: false } : d);
     } else if (this.#queue.length < this.#limit) {
       this.#queue.push(d);
     } else {
@@ -129,7 +137,7 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   }
 
   /**
-   * Sends one datagram to the connected peer.
+   * Sends one datagram to the connected peer; resolves once the OS has it.
    *
    * @example
    * ```ts
@@ -137,12 +145,14 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    * ```
    */
   send(data: string | Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed"));
-    if (this.#backend.remote() === null) {
-      return Promise.reject(socketError("ERR_INVALID_ADDRESS", "write", this.url,
-        "this socket is not connected; use sendTo(data, target)"));
+    let buf: Buffer;
+    try {
+      this.#checkConnected();
+      buf = this.#payload(data, null);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    return this.#send(data, null);
+    return this.#sendOne(buf, null);
   }
 
   /**
@@ -155,15 +165,74 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    */
   sendTo(data: string | Uint8Array, target: string | Address | Endpoint): Promise<void> {
     let to: Destination;
+    let buf: Buffer;
     try {
       to = this.#destination(target);
+      buf = this.#payload(data, to);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#send(data, to);
+    return this.#sendOne(buf, to);
+  }
+
+  /**
+   * Sends several datagrams, in order, to the connected peer or to `target`, with one promise
+   * for all of them (like `sendmmsg(2)`): the way to send at full rate, since awaiting each
+   * `send()` costs a turn of the event loop's promise queue per datagram. Every datagram is
+   * checked before the first is sent. Resolves with the number sent once the OS has them all;
+   * rejects with the first failure (later datagrams may still have gone out).
+   *
+   * @example
+   * ```ts
+   * await udp.sendMany(["a", "b", "c"]);
+   * await server.sendMany(chunks, from.remote);
+   * ```
+   */
+  sendMany(datagrams: Iterable<string | Uint8Array>, target?: string | Address | Endpoint): Promise<number> {
+    const buffers: Buffer[] = [];
+    let to: Destination = null;
+    try {
+      if (target === undefined) this.#checkConnected();
+      else to = this.#destination(target);
+      if (datagrams === null || typeof datagrams !== "object" || !(Symbol.iterator in datagrams)) {
+        throw socketError("ERR_INVALID_OPTION", "write", this.url, "sendMany() takes an iterable of strings or Uint8Arrays");
+      }
+      for (const data of datagrams) buffers.push(this.#payload(data, to));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (buffers.length === 0) return Promise.resolve(0);
+    return new Promise((resolve, reject) => {
+      let done = 0;
+      let failure: SocketError | null = null;
+      // One callback for the lot: the OS completes sends in the order they were made.
+      const sent = (err: unknown): void => {
+        if (err != null && failure === null) failure = this.#sendError(err, buffers[done]!);
+        if (++done === buffers.length) {
+          if (failure === null) resolve(done);
+          else reject(failure);
+        }
+      };
+      for (const buf of buffers) this.#backend.send(buf, to, sent);
+    });
+  }
+
+  #sendOne(buf: Buffer, to: Destination): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#backend.send(buf, to, (err) => (err == null ? resolve() : reject(this.#sendError(err, buf))));
+    });
+  }
+
+  #checkConnected(): void {
+    if (this.#closed) throw socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed");
+    if (this.#backend.remote() === null) {
+      throw socketError("ERR_INVALID_ADDRESS", "write", this.url,
+        "this socket is not connected; use sendTo(data, target)");
+    }
   }
 
   #destination(target: string | Address | Endpoint): Destination {
+    if (this.#closed) throw socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed");
     if (typeof target === "object" && target !== null && "family" in target) {
       return target.family === "unix" ? { path: target.host } : { host: target.host, port: target.port };
     }
@@ -182,30 +251,29 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     return "path" in address ? { path: address.path } : { host: address.host, port: address.port };
   }
 
-  #send(data: string | Uint8Array, to: Destination): Promise<void> {
-    if (this.#closed) return Promise.reject(socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed"));
-    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
-      return Promise.reject(socketError("ERR_INVALID_OPTION", "write", this.url, "data must be a string or a Uint8Array"));
-    }
+  /** The bytes of one datagram, checked against what the protocol can carry. */
+  #payload(data: string | Uint8Array, to: Destination): Buffer {
     const buf = typeof data === "string" ? Buffer.from(data)
-      : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    if (this.transport === "udp") {
-      const family = to !== null && "host" in to ? (to.host.includes(":") ? 6 : 4) : this.local.family === "IPv6" ? 6 : 4;
+      : Buffer.isBuffer(data) ? data
+      : data instanceof Uint8Array ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      : null;
+    if (buf === null) throw socketError("ERR_INVALID_OPTION", "write", this.url, "data must be a string or a Uint8Array");
+    if (buf.length > MAX_UDP4_PAYLOAD && this.transport === "udp") {
+      const family = to !== null && "host" in to ? (to.host.includes(":") ? 6 : 4) : this.#maxPayload === MAX_UDP6_PAYLOAD ? 6 : 4;
       const max = family === 6 ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
       if (buf.length > max) {
-        return Promise.reject(socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url,
-          `${buf.length} bytes exceed the largest UDP/IPv${family} payload of ${max} bytes`));
+        throw socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url,
+          `${buf.length} bytes exceed the largest UDP/IPv${family} payload of ${max} bytes`);
       }
     }
-    return new Promise((resolve, reject) => {
-      this.#backend.send(buf, to, (err) => {
-        if (err === undefined || err === null) return resolve();
-        const e = toSocketError(err, "write", this.url);
-        reject(e.code === "EMSGSIZE"
-          ? socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url, `${buf.length} bytes are more than the socket can send`, { cause: err })
-          : e);
-      });
-    });
+    return buf;
+  }
+
+  #sendError(err: unknown, buf: Buffer): SocketError {
+    const e = toSocketError(err, "write", this.url);
+    return e.code === "EMSGSIZE"
+      ? socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url, `${buf.length} bytes are more than the socket can send`, { cause: err })
+      : e;
   }
 
   /**
@@ -217,25 +285,46 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    * ```
    */
   receive(): Promise<Datagram> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#failure) {
-      const err = this.#failure;
-      this.#failure = null;
-      return Promise.reject(err);
+    return this.#next(false) as Promise<Datagram>;
+  }
+
+  /**
+   * The datagrams that arrive in one turn of the event loop, at least one (waiting up to
+   * `readTimeout` ms for it) and at most `max` (like `recvmmsg(2)`): one promise for a burst,
+   * where `receive()` needs one per datagram.
+   *
+   * @example
+   * ```ts
+   * const datagrams = await server.receiveMany();
+   * for (const { data, remote } of datagrams) console.log(remote.host, data.length);
+   * ```
+   */
+  receiveMany(max = Infinity): Promise<Datagram[]> {
+    if (!(max >= 1 && (max === Infinity || Number.isInteger(max)))) {
+      return Promise.reject(socketError("ERR_INVALID_OPTION", "read", this.url,
+        `receiveMany(max): max must be a positive integer, got ${String(max)}`));
     }
-    if (this.#closed) return Promise.reject(socketError("ERR_SOCKET_CLOSED", "read", this.url, "the socket is closed"));
-    return new Promise((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: undefined };
-      if (this.#readTimeout > 0) {
-        const ms = this.#readTimeout;
-        w.timer = setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          reject(socketError("ETIMEDOUT", "read", this.url, `no datagram within readTimeout ${ms} ms`));
-        }, ms);
-      }
-      this.#waiters.push(w);
-    });
+    if (this.#queue.length > 0) return Promise.resolve(this.#queue.splice(0, max));
+    return this.receive().then((first) => max === 1 ? [first] : new Promise((resolve) => {
+      // The first datagram woke us; those that came with it are delivered before setImmediate runs.
+      setImmediate(() => {
+        const burst = this.#queue.splice(0, max - 1);
+        burst.unshift(first);
+        resolve(burst);
+      });
+    }));
+  }
+
+  /**
+   * Bursts of datagrams (see `receiveMany`) until the socket is closed.
+   *
+   * @example
+   * ```ts
+   * for await (const datagrams of server.batches()) count += datagrams.length;
+   * ```
+   */
+  batches(max = Infinity): AsyncIterable<Datagram[]> {
+    return { [Symbol.asyncIterator]: () => untilClosed(() => this.receiveMany(max)) };
   }
 
   /**
@@ -247,9 +336,40 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    * ```
    */
   [Symbol.asyncIterator](): AsyncIterator<Datagram, undefined> {
-    return untilClosed(() => this.receive());
+    return {
+      next: () => this.#next(true) as Promise<IteratorResult<Datagram, undefined>>,
+      return: () => Promise.resolve(DONE),
+    };
   }
 
+  /**
+   * The next datagram, as itself (`receive()`) or as an iterator result (`for await`, which
+   * ends at close instead of rejecting). One promise per datagram, resolved by `#deliver`.
+   */
+  #next(iterating: boolean): Promise<Datagram | IteratorResult<Datagram, undefined>> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(iterating ? { value: queued, done: false } : queued);
+    if (this.#failure) {
+      const err = this.#failure;
+      this.#failure = null;
+      return Promise.reject(err);
+    }
+    if (this.#closed) {
+      return iterating ? Promise.resolve(DONE)
+        : Promise.reject(socketError("ERR_SOCKET_CLOSED", "read", this.url, "the socket is closed"));
+    }
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { resolve, reject, timer: undefined, iterating };
+      if (this.#readTimeout > 0) {
+        const ms = this.#readTimeout;
+        w.timer = setTimeout(() => {
+          this.#waiters.splice(this.#waiters.indexOf(w), 1);
+          reject(socketError("ETIMEDOUT", "read", this.url, `no datagram within readTimeout ${ms} ms`));
+        }, ms);
+      }
+      this.#waiters.push(w);
+    });
+  }
 
   /**
    * Closes the socket; waiting receives reject with ERR_SOCKET_CLOSED. Safe to call twice.
@@ -265,7 +385,8 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     const err = socketError("ERR_SOCKET_CLOSED", "read", this.url, "the socket was closed");
     for (const w of this.#waiters.splice(0)) {
       clearTimeout(w.timer);
-      w.reject(err);
+      if (w.iterating) w.resolve(DONE);
+      else w.reject(err);
     }
     this.#queue = [];
     this.#backend.close();
@@ -303,8 +424,8 @@ export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "list
   let remote: Endpoint | null = null;
   const backend: DatagramBackend = {
     send(data, to, done) {
-      if (to === null) socket.send(data, (err) => done(err ?? undefined));
-      else if ("host" in to) socket.send(data, to.port, to.host, (err) => done(err ?? undefined));
+      if (to === null) socket.send(data, done);
+      else if ("host" in to) socket.send(data, to.port, to.host, done);
       else done(socketError("ERR_INVALID_ADDRESS", "write", url, "a udp:// socket cannot send to a path"));
     },
     local() {

@@ -302,6 +302,119 @@ describe("udp:// listen and connect", () => {
     assert.equal(server.dropped, 16);
   });
 
+  it("sendMany sends every datagram in order with one promise and resolves with the count", { timeout: TEST_TIMEOUT }, async () => {
+    const server = await udp("udp://127.0.0.1:0");
+    const client = await dial(server.url);
+    const items = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? `s${i}` : Buffer.from(`b${i}`)));
+    assert.equal(await client.sendMany(items), 20);
+    const got: string[] = [];
+    while (got.length < 20) for (const d of await within(server.receiveMany(), 3_000, "receiveMany")) got.push(d.data.toString());
+    assert.deepEqual(got, items.map(String));
+    // Any iterable will do, and an empty one sends nothing.
+    assert.equal(await client.sendMany(new Set(["x", "y"])), 2);
+    assert.equal(await client.sendMany([]), 0);
+    assert.deepEqual((await receive(server)).data.toString(), "x");
+    assert.deepEqual((await receive(server)).data.toString(), "y");
+  });
+
+  it("sendMany(datagrams, target) from a bound socket reaches that target", { timeout: TEST_TIMEOUT }, async () => {
+    const server = await udp("udp://127.0.0.1:0");
+    const client = await dial(server.url);
+    await client.send("hello");
+    const { remote } = await receive(server);
+    assert.equal(await server.sendMany(["one", "two", "three"], remote), 3);
+    const got = [];
+    for (let i = 0; i < 3; i++) got.push((await receive(client)).data.toString());
+    assert.deepEqual(got, ["one", "two", "three"]);
+  });
+
+  it("sendMany checks every datagram before sending any: a bad one rejects and none goes out", { timeout: TEST_TIMEOUT }, async () => {
+    const server = await udp("udp://127.0.0.1:0", { readTimeout: 100 });
+    const client = await dial(server.url);
+    await rejectsWith(client.sendMany(["ok", Buffer.alloc(65_508), "ok"]), "ERR_DATAGRAM_TOO_LARGE", "write");
+    await rejectsWith(client.sendMany(["ok", 42 as unknown as string]), "ERR_INVALID_OPTION", "write");
+    await rejectsWith(client.sendMany("abc" as unknown as string[]), "ERR_INVALID_OPTION", "write");
+    await rejectsWith(client.sendMany(null as unknown as string[]), "ERR_INVALID_OPTION", "write");
+    await rejectsWith(server.receive(), "ETIMEDOUT", "read");
+    // Unconnected without a target, a foreign target, and after close.
+    await rejectsWith(server.sendMany(["x"]), "ERR_INVALID_ADDRESS", "write");
+    await rejectsWith(server.sendMany(["x"], "udg:///tmp/nowhere.sock"), "ERR_INVALID_ADDRESS", "write");
+    await client.close();
+    await rejectsWith(client.sendMany(["x"]), "ERR_SOCKET_CLOSED", "write");
+  });
+
+  it("sendMany to a closed port rejects with the OS error of the failed datagram (ECONNREFUSED), as a SocketError", { timeout: TEST_TIMEOUT }, async () => {
+    const gone = await listen("udp://127.0.0.1:0" as DatagramTarget);
+    const url = gone.url;
+    await gone.close();
+    const client = await dial(url);
+    // The first datagram draws an ICMP port unreachable; a later send on the connected socket reports it.
+    let err: unknown = null;
+    for (let i = 0; i < 20 && err === null; i++) {
+      err = await client.sendMany(["a", "b"]).then(() => null, (e: unknown) => e);
+      if (err === null) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(err instanceof SocketError, `expected a SocketError, got ${String(err)}`);
+    assert.equal(err.code, "ECONNREFUSED");
+    assert.equal(err.phase, "write");
+  });
+
+  it("receiveMany returns the datagrams of one burst together, at most max, and waits for the first", { timeout: TEST_TIMEOUT }, async () => {
+    const server = await udp("udp://127.0.0.1:0");
+    const client = await dial(server.url);
+    // Waiting: the first datagram wakes it, the rest of the burst comes with it.
+    const waiting = server.receiveMany();
+    await client.sendMany(["a", "b", "c", "d", "e"]);
+    const burst = await within(waiting, 3_000, "receiveMany");
+    assert.ok(burst.length >= 2, `one burst of 5 came as ${burst.length}`);
+    const got = burst.map((d) => d.data.toString());
+    while (got.length < 5) got.push((await receive(server)).data.toString());
+    assert.deepEqual(got, ["a", "b", "c", "d", "e"]);
+    assert.deepEqual(burst[0]!.remote, client.local);
+    // Queued: returned at once, at most max per call.
+    await client.sendMany(["1", "2", "3"]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual((await server.receiveMany(2)).map((d) => d.data.toString()), ["1", "2"]);
+    assert.deepEqual((await server.receiveMany(2)).map((d) => d.data.toString()), ["3"]);
+    // max 1 while waiting: exactly one.
+    const one = server.receiveMany(1);
+    await client.sendMany(["x", "y"]);
+    assert.deepEqual((await within(one, 3_000, "receiveMany(1)")).map((d) => d.data.toString()), ["x"]);
+    assert.equal((await receive(server)).data.toString(), "y");
+  });
+
+  it("receiveMany: a bad max is ERR_INVALID_OPTION; readTimeout gives ETIMEDOUT; close gives ERR_SOCKET_CLOSED", { timeout: TEST_TIMEOUT }, async () => {
+    const server = await udp("udp://127.0.0.1:0", { readTimeout: 50 });
+    for (const max of [0, -1, 1.5, Number.NaN]) await rejectsWith(server.receiveMany(max), "ERR_INVALID_OPTION", "read");
+    await rejectsWith(server.receiveMany(), "ETIMEDOUT", "read");
+    server.readTimeout = 0;
+    const waiting = server.receiveMany();
+    await server.close();
+    await rejectsWith(waiting, "ERR_SOCKET_CLOSED", "read");
+    await rejectsWith(server.receiveMany(), "ERR_SOCKET_CLOSED", "read");
+  });
+
+  it("batches() yields bursts in order and ends when the socket is closed", { timeout: TEST_TIMEOUT }, async () => {
+    const server = await udp("udp://127.0.0.1:0");
+    const client = await dial(server.url);
+    const seen: string[] = [];
+    let bursts = 0;
+    const loop = (async () => {
+      for await (const burst of server.batches()) {
+        bursts++;
+        for (const d of burst) seen.push(d.data.toString());
+      }
+      return "ended";
+    })();
+    const sent = Array.from({ length: 100 }, (_, i) => `d${i}`);
+    for (let i = 0; i < sent.length; i += 25) await client.sendMany(sent.slice(i, i + 25));
+    await until(() => seen.length === 100, 3_000, "100 datagrams in bursts");
+    assert.deepEqual(seen, sent);
+    assert.ok(bursts < 100, `100 datagrams sent 25 at a time came in ${bursts} bursts`);
+    await server.close();
+    assert.equal(await within(loop, 2_000, "batches after close"), "ended");
+  });
+
   it("options broadcast: true is accepted by listen and connect", { timeout: TEST_TIMEOUT }, async () => {
     const server = await udp("udp://127.0.0.1:0", { broadcast: true });
     const client = await dial(server.url, { broadcast: true });
@@ -441,6 +554,18 @@ describe("udg:// unix datagram sockets", () => {
     assert.equal(fs.existsSync(p), false, "socket file removed by close()");
     const again = await udp(`udg://${p}`);
     assert.equal(again.url, `udg://${p}`);
+  });
+
+  it("sendMany and batches() carry unix datagrams too", { timeout: TEST_TIMEOUT }, async () => {
+    const server = await udp(`udg://${fresh()}`);
+    const client = await dial(server.url);
+    assert.equal(await client.sendMany(["a", new Uint8Array([98]), "c"]), 3);
+    const got: string[] = [];
+    for await (const burst of server.batches()) {
+      for (const d of burst) got.push(d.data.toString());
+      if (got.length === 3) break;
+    }
+    assert.deepEqual(got, ["a", "b", "c"]);
   });
 
   it("a udg client whose server went away gets ECONNREFUSED from send, as a SocketError", { timeout: TEST_TIMEOUT }, async () => {
