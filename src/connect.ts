@@ -42,8 +42,7 @@ export type DatagramTarget = `udp://${string}` | `udg://${string}` | `UDP://${st
 export function connect(target: DatagramTarget, options?: ConnectOptions): Promise<DatagramSocket>;
 export function connect(target: string | Address, options?: ConnectOptions): Promise<Socket>;
 export async function connect(target: string | Address, options?: ConnectOptions): Promise<Socket | DatagramSocket> {
-  const address = toAddress(target);
-  const url = formatAddress(address);
+  const { address, url } = parseTarget(target);
   const opts = validateConnectOptions(options);
   checkTransport(address, url);
   const tlsOptions = validateTlsOptions(opts.tls);
@@ -128,6 +127,26 @@ async function upgrade(
   return socket;
 }
 
+/** Targets parsed lately: a client that connects to one URL again and again parses it once. */
+const PARSED = new Map<string, Readonly<{ address: Address; url: string }>>();
+const PARSED_MAX = 256;
+
+/** The Address and canonical URL of a target; string targets are cached (frozen, never mutated). */
+function parseTarget(target: string | Address): Readonly<{ address: Address; url: string }> {
+  if (typeof target !== "string") {
+    const address = toAddress(target);
+    return { address, url: formatAddress(address) };
+  }
+  let parsed = PARSED.get(target);
+  if (parsed === undefined) {
+    const address = Object.freeze(parseAddress(target));
+    parsed = Object.freeze({ address, url: formatAddress(address) });
+    if (PARSED.size >= PARSED_MAX) PARSED.clear();
+    PARSED.set(target, parsed);
+  }
+  return parsed;
+}
+
 /** Parses a string target, or checks an Address object by round-tripping it. */
 export function toAddress(target: string | Address): Address {
   if (typeof target === "string") return parseAddress(target);
@@ -195,7 +214,7 @@ function dialWithin(socket: net.Socket, deadline: Deadline, url: string): Promis
       return reject(deadline.expired);
     }
     const settle = (err: SocketError | null): void => {
-      offDeadline();
+      deadline.offExpire(settle);
       socket.off("connect", onConnect);
       socket.off("error", onError);
       if (err === null) return resolve(socket);
@@ -206,7 +225,7 @@ function dialWithin(socket: net.Socket, deadline: Deadline, url: string): Promis
     const onError = (err: Error): void => settle(toSocketError(err, "connect", url));
     socket.on("connect", onConnect);
     socket.on("error", onError);
-    const offDeadline = deadline.onExpire(settle);
+    deadline.onExpire(settle);
   });
 }
 
@@ -235,21 +254,10 @@ function dialTcp(
   deadline: Deadline,
   url: string,
 ): Promise<net.Socket> {
-  const keepAlive = opts.keepAlive ?? false;
-  const open = (a: LookupAddress): net.Socket => net.connect({
-    host: a.address,
-    port: address.port,
-    family: a.family,
-    allowHalfOpen: true,
-    noDelay: opts.noDelay ?? true,
-    keepAlive: keepAlive !== false,
-    ...(typeof keepAlive === "number" ? { keepAliveInitialDelay: keepAlive } : {}),
-    ...(bind ? { localAddress: bind.host, localPort: bind.port } : {}),
-  });
   // One address (an IP literal, say): no race to run.
-  if (addresses.length === 1) return dialWithin(open(addresses[0]!), deadline, url);
+  if (addresses.length === 1) return dialWithin(net.connect(tcpOptions(addresses[0]!, address.port, opts, bind)), deadline, url);
   const dial = (a: LookupAddress): Attempt<net.Socket> => {
-    const socket = open(a);
+    const socket = net.connect(tcpOptions(a, address.port, opts, bind));
     return { promise: dialAttempt(socket), cancel: () => socket.destroy() };
   };
   const race = happyEyeballs(addresses, dial, opts.attemptDelay ?? DEFAULT_ATTEMPT_DELAY, (s) => s.destroy());
@@ -262,6 +270,27 @@ function dialTcp(
     }
     throw combineFailures(err as AttemptFailure[], url);
   });
+}
+
+/** net.connect() options for one address, always of the same shape. */
+function tcpOptions(
+  a: LookupAddress,
+  port: number,
+  opts: ConnectOptions,
+  bind: { host: string; port: number } | undefined,
+): net.TcpNetConnectOpts {
+  const keepAlive = opts.keepAlive ?? false;
+  return {
+    host: a.address,
+    port,
+    family: a.family,
+    allowHalfOpen: true,
+    noDelay: opts.noDelay ?? true,
+    keepAlive: keepAlive !== false,
+    keepAliveInitialDelay: typeof keepAlive === "number" ? keepAlive : 0,
+    localAddress: bind?.host,
+    localPort: bind?.port,
+  };
 }
 
 function attemptErrors(failures: AttemptFailure[]): AggregateError {

@@ -20,27 +20,32 @@ export class Deadline {
   phase: Phase = "connect";
   readonly #url: string;
   readonly #ms: number;
+  readonly #started = performance.now();
   #timer: NodeJS.Timeout | undefined;
   #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
   #expired: SocketError | null = null;
-  readonly #started = performance.now();
-  #listeners = new Set<(err: SocketError) => void>();
+  /** Who to tell when time is up: usually one step at a time, so a plain array. */
+  #listeners: Array<(err: SocketError) => void> = [];
 
   constructor(ms: number, signal: AbortSignal | undefined, url: string) {
     this.#url = url;
     this.#ms = ms;
-    if (ms > 0) this.#timer = setTimeout(() => this.#expire(this.#timeoutError()), ms);
+    // Every connect makes one: a shared callback with `this` as its argument allocates no closure.
+    if (ms > 0) this.#timer = setTimeout(expireOnTimeout, ms, this);
     if (signal) {
       this.#signal = signal;
       if (signal.aborted) this.#expire(this.#abortError());
-      else signal.addEventListener("abort", this.#onAbort, { once: true });
+      else {
+        this.#onAbort = () => this.#expire(this.#abortError());
+        signal.addEventListener("abort", this.#onAbort, { once: true });
+      }
     }
   }
 
-  #onAbort = (): void => this.#expire(this.#abortError());
-
-  #timeoutError(): SocketError {
-    return socketError("ETIMEDOUT", this.phase, this.#url, `timed out after ${this.#ms} ms`);
+  /** @internal The timer's callback. */
+  timedOut(): void {
+    this.#expire(socketError("ETIMEDOUT", this.phase, this.#url, `timed out after ${this.#ms} ms`));
   }
 
   #abortError(): SocketError {
@@ -52,8 +57,9 @@ export class Deadline {
   #expire(err: SocketError): void {
     if (this.#expired) return;
     this.#expired = err;
-    for (const fn of this.#listeners) fn(err);
-    this.#listeners.clear();
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const fn of listeners) fn(err);
   }
 
   /** Milliseconds left (Infinity without a timeout). */
@@ -66,30 +72,33 @@ export class Deadline {
     return this.#expired;
   }
 
-  /** Registers `fn` to run when the deadline passes; returns a function that unregisters it. */
-  onExpire(fn: (err: SocketError) => void): () => void {
-    if (this.#expired) {
-      fn(this.#expired);
-      return () => {};
-    }
-    this.#listeners.add(fn);
-    return () => this.#listeners.delete(fn);
+  /** Runs `fn` when the deadline passes (at once if it has); `offExpire(fn)` unregisters it. */
+  onExpire(fn: (err: SocketError) => void): void {
+    if (this.#expired) fn(this.#expired);
+    else this.#listeners.push(fn);
+  }
+
+  /** Unregisters a function given to `onExpire`. */
+  offExpire(fn: (err: SocketError) => void): void {
+    const i = this.#listeners.indexOf(fn);
+    if (i !== -1) this.#listeners.splice(i, 1);
   }
 
   /** Settles with `step`, or rejects when the deadline passes first (then runs `cancel`). */
   race<T>(step: Promise<T>, cancel?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const off = this.onExpire((err) => {
+      const expire = (err: SocketError): void => {
         cancel?.();
         reject(err);
-      });
+      };
+      this.onExpire(expire);
       step.then(
         (v) => {
-          off();
+          this.offExpire(expire);
           resolve(v);
         },
         (e: unknown) => {
-          off();
+          this.offExpire(expire);
           reject(e);
         },
       );
@@ -99,7 +108,11 @@ export class Deadline {
   /** Stops the timer and forgets the signal. */
   clear(): void {
     clearTimeout(this.#timer);
-    this.#signal?.removeEventListener("abort", this.#onAbort);
-    this.#listeners.clear();
+    if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
+    this.#listeners.length = 0;
   }
+}
+
+function expireOnTimeout(deadline: Deadline): void {
+  deadline.timedOut();
 }

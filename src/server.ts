@@ -9,7 +9,6 @@ import { formatAddress, isTlsTransport, type Address, type InetAddress } from ".
 import { checkTransport, toAddress, type DatagramTarget } from "./connect.js";
 import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
-import { untilClosed } from "./iterate.js";
 import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
 import { Socket } from "./socket.js";
@@ -35,6 +34,15 @@ interface Acceptor {
   cleanup: () => void;
 }
 
+/** A waiting `for await` step: resolved with an iterator result, ended (not rejected) by close(). */
+interface IteratingAcceptor {
+  resolve: (r: IteratorResult<Socket, undefined>) => void;
+  reject: (e: SocketError) => void;
+  cleanup: null;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
 /**
  * A listening stream socket. Connections queue until `accept()` takes them.
  *
@@ -56,7 +64,7 @@ export class Server implements AsyncIterable<Socket> {
   readonly address: Address;
   #server: net.Server;
   #queue: Socket[] = [];
-  #acceptors: Acceptor[] = [];
+  #acceptors: Array<Acceptor | IteratingAcceptor> = [];
   #queueLimit: number;
   #dropped = 0;
   #handshakeFailures = 0;
@@ -124,10 +132,13 @@ export class Server implements AsyncIterable<Socket> {
       socket.destroy();
       return;
     }
-    const acceptor = this.#acceptors.shift();
+    const acceptor = this.#acceptors.length > 0 ? this.#acceptors.shift() : undefined;
     if (acceptor) {
-      acceptor.cleanup();
-      acceptor.resolve(socket);
+      if (acceptor.cleanup === null) acceptor.resolve({ value: socket, done: false });
+      else {
+        acceptor.cleanup();
+        acceptor.resolve(socket);
+      }
     } else if (this.#queue.length < this.#queueLimit) {
       this.#queue.push(socket);
     } else {
@@ -194,7 +205,16 @@ export class Server implements AsyncIterable<Socket> {
    * ```
    */
   [Symbol.asyncIterator](): AsyncIterator<Socket, undefined> {
-    return untilClosed(() => this.accept());
+    // Resolved with iterator results directly: one promise per connection, not two.
+    return {
+      next: () => {
+        const queued = this.#queue.shift();
+        if (queued) return Promise.resolve({ value: queued, done: false });
+        if (this.#closed) return Promise.resolve(DONE);
+        return new Promise((resolve, reject) => this.#acceptors.push({ resolve, reject, cleanup: null }));
+      },
+      return: () => Promise.resolve(DONE),
+    };
   }
 
 
@@ -212,8 +232,11 @@ export class Server implements AsyncIterable<Socket> {
     this.#closed = true;
     const err = this.#closedError();
     for (const a of this.#acceptors.splice(0)) {
-      a.cleanup();
-      a.reject(err);
+      if (a.cleanup === null) a.resolve(DONE);
+      else {
+        a.cleanup();
+        a.reject(err);
+      }
     }
     for (const s of this.#queue.splice(0)) s.destroy();
     return new Promise((resolve) => {

@@ -301,8 +301,8 @@ export class Socket implements AsyncIterable<Buffer> {
    */
   get stream(): Duplex {
     const stream = this.#stream;
-    if (!this.#detached && !this.#handoverWatched.has(stream)) {
-      this.#handoverWatched.add(stream);
+    if (!this.#detached && this.#handoverWatched !== stream) {
+      this.#handoverWatched = stream;
       const onListener = (event: string | symbol) => {
         if ((event !== "data" && event !== "readable") || this.#stream !== stream || this.#attaching) return;
         stream.off("newListener", onListener);
@@ -313,7 +313,8 @@ export class Socket implements AsyncIterable<Buffer> {
     return stream;
   }
 
-  #handoverWatched = new WeakSet<Duplex>();
+  /** The stream whose new readers are watched (the plain one, then the TLS one after an upgrade). */
+  #handoverWatched: Duplex | null = null;
   #attaching = false;
 
   #handOver(stream: Duplex): void {
