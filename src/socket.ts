@@ -646,6 +646,12 @@ export class Socket implements AsyncIterable<Buffer> {
       if (!this.#streamClosed) {
         const release = () => stream.destroy();
         if (stream.writableFinished) release();
+        else if (this.#tls === null && this.#reader.ended && stream.writableLength === 0 && !stream.writableEnded) {
+          // The peer has ended and every byte we wrote is in the kernel: closing the descriptor
+          // sends our FIN after them, as shutdown() would, without the extra system call and
+          // stream round. (TLS still goes through end(), which sends close_notify.)
+          release();
+        }
         else if (stream.writableEnded) stream.once("finish", release);
         else stream.end(release);
         if (!stream.destroyed && stream.writableLength > 0) {

@@ -169,6 +169,26 @@ for (const { name, target } of transports) {
       }
     });
 
+    test("close() after the peer's end delivers every byte written, then end of stream, never a reset", async () => {
+      const { client, peer, done } = await pair(target);
+      try {
+        // The peer half-closes first; we answer with 32 KiB that is in the kernel, not yet read.
+        await peer.closeWrite();
+        assert.equal(await client.read(), null);
+        const body = Buffer.alloc(32 * 1024, 0x5a);
+        await client.write(body);
+        await client.flush();
+        assert.equal(client.bufferedAmount, 0);
+        await client.close();
+        const got = await peer.readAll();
+        assert.equal(got.length, body.length);
+        assert.ok(got.equals(body));
+        assert.equal(await peer.read(), null);
+      } finally {
+        await done();
+      }
+    });
+
     test("reads and writes after close reject ERR_SOCKET_CLOSED; close twice is harmless", async () => {
       const { client, done } = await pair(target);
       try {
