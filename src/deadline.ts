@@ -2,6 +2,7 @@
  * One deadline for a whole operation (connect: resolve + dial + handshakes), joined with
  * the caller's AbortSignal, so every step races the same clock.
  */
+import { schedule, unschedule, type Expiring } from "./deadline-clock.js";
 import { SocketError, socketError, type Phase } from "./errors.js";
 
 /**
@@ -16,12 +17,13 @@ import { SocketError, socketError, type Phase } from "./errors.js";
  * deadline.clear();
  * ```
  */
-export class Deadline {
+export class Deadline implements Expiring {
   phase: Phase = "connect";
+  /** When the time is up, in performance.now() time (Infinity without a timeout). */
+  readonly expiresAt: number;
   readonly #url: string;
   readonly #ms: number;
   readonly #started = performance.now();
-  #timer: NodeJS.Timeout | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   #expired: SocketError | null = null;
@@ -31,8 +33,9 @@ export class Deadline {
   constructor(ms: number, signal: AbortSignal | undefined, url: string) {
     this.#url = url;
     this.#ms = ms;
-    // Every connect makes one: a shared callback with `this` as its argument allocates no closure.
-    if (ms > 0) this.#timer = setTimeout(expireOnTimeout, ms, this);
+    this.expiresAt = ms > 0 ? this.#started + ms : Infinity;
+    // Every connect makes one, and most finish long before it: one shared timer serves them all.
+    if (ms > 0) schedule(this);
     if (signal) {
       this.#signal = signal;
       if (signal.aborted) this.#expire(this.#abortError());
@@ -43,7 +46,7 @@ export class Deadline {
     }
   }
 
-  /** @internal The timer's callback. */
+  /** @internal Called by the deadline clock once `expiresAt` has passed. */
   timedOut(): void {
     this.#expire(socketError("ETIMEDOUT", this.phase, this.#url, `timed out after ${this.#ms} ms`));
   }
@@ -57,6 +60,7 @@ export class Deadline {
   #expire(err: SocketError): void {
     if (this.#expired) return;
     this.#expired = err;
+    unschedule(this);
     const listeners = this.#listeners;
     this.#listeners = [];
     for (const fn of listeners) fn(err);
@@ -107,12 +111,8 @@ export class Deadline {
 
   /** Stops the timer and forgets the signal. */
   clear(): void {
-    clearTimeout(this.#timer);
+    unschedule(this);
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
     this.#listeners.length = 0;
   }
-}
-
-function expireOnTimeout(deadline: Deadline): void {
-  deadline.timedOut();
 }

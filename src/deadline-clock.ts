@@ -1,0 +1,70 @@
+/**
+ * One timer for every pending connect deadline.
+ *
+ * A connect usually finishes long before its deadline (60 s by default), so a Node timer per
+ * connect is created and cleared almost at once, and Node's timer list for that duration is
+ * built and torn down again and again. Here the pending deadlines sit in one set, one timer is
+ * armed for the earliest of them, and finishing a connect is a set deletion. The timer keeps
+ * the process alive only while some deadline is pending.
+ */
+
+/** Something with a deadline: `timedOut()` is called once `expiresAt` (performance.now() time) passes. */
+export interface Expiring {
+  readonly expiresAt: number;
+  timedOut(): void;
+}
+
+const pending = new Set<Expiring>();
+let timer: NodeJS.Timeout | null = null;
+let armedAt = Infinity;
+
+/**
+ * Calls `item.timedOut()` once its time has come, unless `unschedule(item)` is called first.
+ *
+ * @example
+ * ```ts
+ * const item = { expiresAt: performance.now() + 5000, timedOut: () => console.log("late") };
+ * schedule(item);
+ * unschedule(item);
+ * ```
+ */
+export function schedule(item: Expiring): void {
+  pending.add(item);
+  if (timer === null || item.expiresAt < armedAt) arm(item.expiresAt);
+  else if (pending.size === 1) timer.ref();
+}
+
+/**
+ * Forgets `item`; a no-op if it was not scheduled or has already timed out.
+ *
+ * @example
+ * ```ts
+ * unschedule(item);
+ * ```
+ */
+export function unschedule(item: Expiring): void {
+  // The timer stays armed for the earliest time seen, but no longer holds the process open.
+  if (pending.delete(item) && pending.size === 0 && timer !== null) timer.unref();
+}
+
+function arm(at: number): void {
+  if (timer !== null) clearTimeout(timer);
+  armedAt = at;
+  timer = setTimeout(fire, Math.max(1, Math.ceil(at - performance.now())));
+}
+
+function fire(): void {
+  timer = null;
+  armedAt = Infinity;
+  const now = performance.now();
+  const due: Expiring[] = [];
+  for (const item of pending) if (item.expiresAt <= now) due.push(item);
+  for (const item of due) {
+    pending.delete(item);
+    item.timedOut();
+  }
+  // Re-arm for what is left, unless a callback already armed for something earlier.
+  let next = Infinity;
+  for (const item of pending) if (item.expiresAt < next) next = item.expiresAt;
+  if (next < armedAt) arm(next);
+}

@@ -1,0 +1,91 @@
+/**
+ * The shared deadline timer: order, cancellation, items scheduled while it fires, and that it
+ * holds the process open exactly while a deadline is pending (checked in child processes).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { schedule, unschedule, type Expiring } from "../src/deadline-clock.js";
+import { sleep } from "./helpers.js";
+
+const clockUrl = pathToFileURL(fileURLToPath(new URL("../src/deadline-clock.js", import.meta.url))).href;
+
+/** An item that records when (ms after `start`) it timed out, into `log`. */
+function item(name: string, ms: number, start: number, log: Array<[string, number]>, then?: () => void): Expiring {
+  return {
+    expiresAt: start + ms,
+    timedOut: () => {
+      log.push([name, performance.now() - start]);
+      then?.();
+    },
+  };
+}
+
+test("items time out in order of their deadlines, not of scheduling, and never early", { timeout: 5_000 }, async () => {
+  const start = performance.now();
+  const log: Array<[string, number]> = [];
+  schedule(item("late", 120, start, log));
+  schedule(item("early", 40, start, log));
+  schedule(item("middle", 80, start, log));
+  await sleep(250);
+  assert.deepEqual(log.map(([name]) => name), ["early", "middle", "late"]);
+  for (const [name, at] of log) {
+    const due = { early: 40, middle: 80, late: 120 }[name]!;
+    assert.ok(at >= due, `${name} fired after ${at.toFixed(1)} ms, before its ${due} ms`);
+    assert.ok(at < due + 100, `${name} fired after ${at.toFixed(1)} ms, long after its ${due} ms`);
+  }
+});
+
+test("an unscheduled item never times out; unscheduling twice or an unknown item is harmless", { timeout: 5_000 }, async () => {
+  const start = performance.now();
+  const log: Array<[string, number]> = [];
+  const cancelled = item("cancelled", 30, start, log);
+  schedule(cancelled);
+  schedule(item("kept", 60, start, log));
+  unschedule(cancelled);
+  unschedule(cancelled);
+  unschedule(item("never scheduled", 10, start, log));
+  await sleep(150);
+  assert.deepEqual(log.map(([name]) => name), ["kept"]);
+});
+
+test("an item scheduled while the timer fires, earlier than those left, still fires first", { timeout: 5_000 }, async () => {
+  const start = performance.now();
+  const log: Array<[string, number]> = [];
+  schedule(item("first", 30, start, log, () => schedule(item("chained", 60, start, log))));
+  schedule(item("last", 150, start, log));
+  await sleep(300);
+  assert.deepEqual(log.map(([name]) => name), ["first", "chained", "last"]);
+  const chained = log.find(([name]) => name === "chained")![1];
+  assert.ok(chained >= 60 && chained < 140, `chained fired after ${chained.toFixed(1)} ms`);
+});
+
+/** Runs `body` in a child process with the clock imported; returns its output and run time. */
+function child(body: string): { stdout: string; ms: number } {
+  const script = `const { schedule, unschedule } = await import(${JSON.stringify(clockUrl)});\n${body}`;
+  const start = performance.now();
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+  assert.equal(r.status, 0, `child exited ${r.status}: ${r.stderr}`);
+  return { stdout: r.stdout.trim(), ms: performance.now() - start };
+}
+
+test("a pending deadline keeps the process alive until it fires", { timeout: 25_000 }, () => {
+  const { stdout } = child(`
+    const t0 = performance.now();
+    schedule({ expiresAt: t0 + 300, timedOut: () => console.log("fired after " + Math.round(performance.now() - t0)) });
+  `);
+  assert.match(stdout, /^fired after \d+$/);
+  assert.ok(Number(stdout.split(" ").pop()) >= 300, stdout);
+});
+
+test("once nothing is pending, the armed timer no longer holds the process open", { timeout: 25_000 }, () => {
+  const { stdout, ms } = child(`
+    const it = { expiresAt: performance.now() + 60_000, timedOut: () => console.log("fired") };
+    schedule(it);
+    unschedule(it);
+    console.log("done");
+  `);
+  assert.equal(stdout, "done");
+  assert.ok(ms < 10_000, `the process lingered ${Math.round(ms)} ms for a cancelled 60 s deadline`);
+});
