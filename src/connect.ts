@@ -272,25 +272,27 @@ function dialTcp(
   });
 }
 
-/** net.connect() options for one address, always of the same shape. */
+/**
+ * net.connect() options for one address: the few keys every connect needs, then those asked for.
+ * (The host is always an IP address here, so Node needs no family and does no lookup.)
+ */
 function tcpOptions(
   a: LookupAddress,
   port: number,
   opts: ConnectOptions,
   bind: { host: string; port: number } | undefined,
 ): net.TcpNetConnectOpts {
+  const options: net.TcpNetConnectOpts = { host: a.address, port, allowHalfOpen: true, noDelay: opts.noDelay ?? true };
   const keepAlive = opts.keepAlive ?? false;
-  return {
-    host: a.address,
-    port,
-    family: a.family,
-    allowHalfOpen: true,
-    noDelay: opts.noDelay ?? true,
-    keepAlive: keepAlive !== false,
-    keepAliveInitialDelay: typeof keepAlive === "number" ? keepAlive : 0,
-    localAddress: bind?.host,
-    localPort: bind?.port,
-  };
+  if (keepAlive !== false) {
+    options.keepAlive = true;
+    if (typeof keepAlive === "number") options.keepAliveInitialDelay = keepAlive;
+  }
+  if (bind) {
+    options.localAddress = bind.host;
+    options.localPort = bind.port;
+  }
+  return options;
 }
 
 function attemptErrors(failures: AttemptFailure[]): AggregateError {

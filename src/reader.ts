@@ -41,16 +41,17 @@ export class Reader {
   /** Bytes known to hold no delimiter, for the delimiter cached in `#scanFor`. */
   #scanned = 0;
   #scanFor: Buffer | number | null = null;
-  readonly #label: string | (() => string) | undefined;
+  readonly #label: string | (() => string) | { readonly url: string } | undefined;
 
-  /** @param label the target URL, named in error messages */
-  constructor(label?: string | (() => string)) {
+  /** @param label the target URL, named in error messages, or what knows it (read only for an error) */
+  constructor(label?: string | (() => string) | { readonly url: string }) {
     this.#label = label;
   }
 
   /** The label for error messages (worked out only when an error is made). */
   #where(): string | undefined {
-    return typeof this.#label === "function" ? this.#label() : this.#label;
+    const label = this.#label;
+    return typeof label === "function" ? label() : typeof label === "object" ? label.url : label;
   }
 
   /** Bytes buffered and not yet read. */

@@ -66,6 +66,10 @@ type NetLike = Duplex & {
   address?: () => unknown;
 };
 
+/** On a stream a Socket listens to: that Socket. */
+const OWNER = Symbol("sockurl.Socket");
+type Owned = Duplex & { [OWNER]?: Socket };
+
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
@@ -116,7 +120,7 @@ export class Socket implements AsyncIterable<Buffer> {
     this.transport = init.transport;
     this.#url = init.url;
     this.#stream = stream as NetLike;
-    this.#reader = new Reader(() => this.url);
+    this.#reader = new Reader(this);
     this.#highWaterMark = init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#readTimeout = init.readTimeout ?? 0;
     this.#tls = init.tls ?? null;
@@ -124,58 +128,81 @@ export class Socket implements AsyncIterable<Buffer> {
     this.#attach(stream);
   }
 
+  // The stream's listeners are shared by every Socket (no closures per connection): Node calls
+  // them with the stream as `this`, which points back to its Socket.
+  static #dataListener(this: Owned, chunk: Buffer): void {
+    this[OWNER]!.#onData(chunk);
+  }
+
+  static #endListener(this: Owned): void {
+    this[OWNER]!.#onEnd();
+  }
+
+  static #errorListener(this: Owned, err: unknown): void {
+    this[OWNER]!.#onError(err);
+  }
+
+  static #drainListener(this: Owned): void {
+    this[OWNER]!.#onDrain();
+  }
+
+  static #closeListener(this: Owned): void {
+    this[OWNER]!.#onClose();
+  }
+
   #attach(stream: Duplex): void {
     this.#attaching = true;
-    stream.on("data", this.#onData);
-    stream.on("end", this.#onEnd);
-    stream.on("error", this.#onError);
-    stream.on("close", this.#onClose);
-    if (this.#writes.length > 0) stream.once("drain", this.#onDrain);
+    (stream as Owned)[OWNER] = this;
+    stream.on("data", Socket.#dataListener);
+    stream.on("end", Socket.#endListener);
+    stream.on("error", Socket.#errorListener);
+    stream.on("close", Socket.#closeListener);
+    if (this.#writes.length > 0) stream.once("drain", Socket.#drainListener);
     this.#attaching = false;
   }
 
   #detach(stream: Duplex): void {
-    stream.off("data", this.#onData);
-    stream.off("end", this.#onEnd);
-    stream.off("error", this.#onError);
-    stream.off("drain", this.#onDrain);
-    stream.off("close", this.#onClose);
+    stream.off("data", Socket.#dataListener);
+    stream.off("end", Socket.#endListener);
+    stream.off("error", Socket.#errorListener);
+    stream.off("drain", Socket.#drainListener);
+    stream.off("close", Socket.#closeListener);
   }
 
-  #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     this.#reader.push(chunk);
     if (this.#reads.length > 0) this.#settleReads();
     else if (!this.#paused && this.#reader.length >= this.#highWaterMark) {
       this.#paused = true;
       this.#stream.pause();
     }
-  };
+  }
 
-  #onEnd = (): void => {
+  #onEnd(): void {
     this.#reader.end();
     this.#settleReads();
-  };
+  }
 
-  #onError = (err: unknown): void => {
+  #onError(err: unknown): void {
     if (this.#failure === null) this.#failure = this.#tls !== null ? tlsAlertError(err, this.url) : err;
     this.#settleReads();
     this.#rejectWrites();
-  };
+  }
 
-  #onDrain = (): void => {
+  #onDrain(): void {
     const waiting = this.#writes;
     this.#writes = [];
     for (const w of waiting) w.resolve();
-  };
+  }
 
-  #onClose = (): void => {
+  #onClose(): void {
     this.#streamClosed = true;
     // A stream that closes without 'end' or an error was cut off: report end of stream.
     if (this.#failure === null) this.#reader.end();
     this.#settleReads();
     this.#rejectWrites();
     for (const fn of this.#onClosed.splice(0)) fn();
-  };
+  }
 
   // ---------------------------------------------------------------- identity
 
@@ -320,8 +347,8 @@ export class Socket implements AsyncIterable<Buffer> {
   #handOver(stream: Duplex): void {
     if (this.#detached) return;
     this.#detached = true;
-    stream.off("data", this.#onData);
-    stream.off("end", this.#onEnd);
+    stream.off("data", Socket.#dataListener);
+    stream.off("end", Socket.#endListener);
     if (this.#reader.length > 0) stream.unshift(this.#reader.takeExactly(this.#reader.length)!);
     // pause() would keep the taker's 'data' listener silent; resume once it is attached.
     stream.pause();
@@ -534,7 +561,7 @@ export class Socket implements AsyncIterable<Buffer> {
     }
     if (this.#stream.write(data)) return RESOLVED;
     // Listen for 'drain' only while someone waits for it: most sockets never do.
-    if (this.#writes.length === 0) this.#stream.once("drain", this.#onDrain);
+    if (this.#writes.length === 0) this.#stream.once("drain", Socket.#drainListener);
     return new Promise((resolve, reject) => this.#writes.push({ resolve, reject }));
   }
 
