@@ -59,6 +59,8 @@ function fire(): void {
   const now = performance.now();
   const due: Expiring[] = [];
   for (const item of pending) if (item.expiresAt <= now) due.push(item);
+  // A late timer (a busy event loop) may find several due: they still go in deadline order.
+  if (due.length > 1) due.sort((a, b) => a.expiresAt - b.expiresAt);
   for (const item of due) {
     pending.delete(item);
     item.timedOut();
