@@ -12,6 +12,7 @@ import {
   connect, listen, SocketError,
   type Datagram, type DatagramSocket, type DatagramTarget, type ErrorCode, type Phase,
 } from "../src/index.js";
+import { closedPort } from "./helpers.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -262,9 +263,7 @@ describe("udp:// listen and connect", () => {
   });
 
   it("connected UDP to a closed port: the next receive() rejects ECONNREFUSED (ICMP port unreachable), once", { timeout: TEST_TIMEOUT }, async () => {
-    const gone = await listen("udp://127.0.0.1:0" as DatagramTarget);
-    const url = gone.url;
-    await gone.close();
+    const url = `udp://127.0.0.1:${await closedPort()}`;
     const client = await dial(url, { readTimeout: 1_000 });
 
     // Error before anyone waits: kept for the next receive().
@@ -344,9 +343,7 @@ describe("udp:// listen and connect", () => {
   });
 
   it("sendMany to a closed port rejects with the OS error of the failed datagram (ECONNREFUSED), as a SocketError", { timeout: TEST_TIMEOUT }, async () => {
-    const gone = await listen("udp://127.0.0.1:0" as DatagramTarget);
-    const url = gone.url;
-    await gone.close();
+    const url = `udp://127.0.0.1:${await closedPort()}`;
     const client = await dial(url);
     // The first datagram draws an ICMP port unreachable; a later send on the connected socket reports it.
     let err: unknown = null;
