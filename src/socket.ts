@@ -45,8 +45,15 @@ export interface StartTlsOptions extends TlsOptions {
   server?: boolean;
 }
 
+/** What a read takes from the Reader: `take(n)`, `takeExactly(n)`, `takeLine(n)` or `takeUntil(needle, n)`. */
+const SOME = 0, EXACTLY = 1, LINE = 2, UNTIL = 3;
+type ReadKind = typeof SOME | typeof EXACTLY | typeof LINE | typeof UNTIL;
+
+/** A read that waits for bytes: what it takes, plain data rather than a closure per call. */
 interface PendingRead {
-  attempt: () => unknown;
+  kind: ReadKind;
+  n: number;
+  needle: Buffer | null;
   resolve: (value: never) => void;
   reject: (err: SocketError) => void;
   timer: NodeJS.Timeout | undefined;
@@ -380,8 +387,7 @@ export class Socket implements AsyncIterable<Buffer> {
     if (max !== undefined && !(Number.isInteger(max) && max > 0)) {
       return Promise.reject(this.#optionError("read(max): max must be a positive integer"));
     }
-    const reader = this.#reader;
-    return this.#read(() => reader.take(max));
+    return this.#read(SOME, max ?? Infinity, null);
   }
 
   /**
@@ -397,8 +403,7 @@ export class Socket implements AsyncIterable<Buffer> {
     if (!(Number.isInteger(n) && n >= 0)) {
       return Promise.reject(this.#optionError("readExactly(n): n must be a non-negative integer"));
     }
-    const reader = this.#reader;
-    return this.#read(() => reader.takeExactly(n));
+    return this.#read(EXACTLY, n, null);
   }
 
   /**
@@ -410,11 +415,10 @@ export class Socket implements AsyncIterable<Buffer> {
    * for (let line; (line = await socket.readLine()) !== null; ) console.log(line);
    * ```
    */
-  readLine(options: ReadLineOptions = {}): Promise<string | null> {
+  readLine(options?: ReadLineOptions): Promise<string | null> {
     const max = this.#maxLength(options);
     if (max instanceof SocketError) return Promise.reject(max);
-    const reader = this.#reader;
-    return this.#read(() => reader.takeLine(max));
+    return this.#read(LINE, max, null);
   }
 
   /**
@@ -426,13 +430,12 @@ export class Socket implements AsyncIterable<Buffer> {
    * const record = await socket.readUntil("\0");
    * ```
    */
-  readUntil(delimiter: string | Uint8Array, options: ReadLineOptions = {}): Promise<Buffer | null> {
+  readUntil(delimiter: string | Uint8Array, options?: ReadLineOptions): Promise<Buffer | null> {
     const max = this.#maxLength(options);
     if (max instanceof SocketError) return Promise.reject(max);
     const needle = typeof delimiter === "string" || !Buffer.isBuffer(delimiter) ? Buffer.from(delimiter) : delimiter;
     if (needle.length === 0) return Promise.reject(this.#optionError("readUntil: the delimiter must not be empty"));
-    const reader = this.#reader;
-    return this.#read(() => reader.takeUntil(needle, max));
+    return this.#read(UNTIL, max, needle);
   }
 
   /**
@@ -462,13 +465,24 @@ export class Socket implements AsyncIterable<Buffer> {
     return this.#reader.length > 0 || this.#stream.readableLength > 0;
   }
 
-  #read<T>(attempt: () => T | undefined): Promise<T> {
+  /** One attempt at a read from the buffer: a value, or undefined while more bytes are needed. */
+  #attempt(kind: ReadKind, n: number, needle: Buffer | null): unknown {
+    const reader = this.#reader;
+    switch (kind) {
+      case SOME: return reader.take(n);
+      case EXACTLY: return reader.takeExactly(n);
+      case LINE: return reader.takeLine(n);
+      case UNTIL: return reader.takeUntil(needle!, n);
+    }
+  }
+
+  #read<T>(kind: ReadKind, n: number, needle: Buffer | null): Promise<T> {
     if (this.#reads.length === 0) {
       const refused = this.#refusal("read");
       if (refused) return Promise.reject(refused);
       let value: T | undefined;
       try {
-        value = attempt();
+        value = this.#attempt(kind, n, needle) as T | undefined;
       } catch (err) {
         return Promise.reject(err);
       }
@@ -479,7 +493,7 @@ export class Socket implements AsyncIterable<Buffer> {
       if (this.#failure !== null) return Promise.reject(toSocketError(this.#failure, "read", this.url));
     }
     return new Promise<T>((resolve, reject) => {
-      const op: PendingRead = { attempt, resolve: resolve as (v: never) => void, reject, timer: undefined };
+      const op: PendingRead = { kind, n, needle, resolve: resolve as (v: never) => void, reject, timer: undefined };
       if (this.#readTimeout > 0) {
         const ms = this.#readTimeout;
         op.timer = setTimeout(() => {
@@ -499,7 +513,7 @@ export class Socket implements AsyncIterable<Buffer> {
       const op = this.#reads[0]!;
       let value: unknown;
       try {
-        value = op.attempt();
+        value = this.#attempt(op.kind, op.n, op.needle);
       } catch (err) {
         this.#reads.shift();
         clearTimeout(op.timer);
@@ -735,8 +749,8 @@ export class Socket implements AsyncIterable<Buffer> {
     return socketError("ERR_INVALID_OPTION", "read", this.url, text);
   }
 
-  #maxLength(options: ReadLineOptions): number | SocketError {
-    const max = options.maxLength ?? DEFAULT_MAX_LINE;
+  #maxLength(options: ReadLineOptions | undefined): number | SocketError {
+    const max = options?.maxLength ?? DEFAULT_MAX_LINE;
     if (!(Number.isInteger(max) && max > 0)) {
       return this.#optionError("maxLength must be a positive integer");
     }
