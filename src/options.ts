@@ -86,6 +86,9 @@ export interface ListenOptions {
   tls?: TlsOptions;
 }
 
+/** What `connect(url)` without options gets: shared, so never written to. */
+const NO_CONNECT_OPTIONS: ConnectOptions = Object.freeze({});
+
 const CONNECT_KEYS = new Set<string>([
   "timeout", "signal", "bindTo", "noDelay", "keepAlive", "family", "lookup", "attemptDelay",
   "readTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls", "startTls",
@@ -160,6 +163,7 @@ function checkKeepAlive(o: Record<string, unknown>): void {
  * ```
  */
 export function validateConnectOptions(options: unknown): ConnectOptions {
+  if (options === undefined) return NO_CONNECT_OPTIONS;
   const o = checkObject(options, "connect", CONNECT_KEYS);
   if (o.timeout !== undefined) validateTimeout(o.timeout, "timeout");
   if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout");

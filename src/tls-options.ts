@@ -79,6 +79,9 @@ export interface TlsOptions extends CertificateAndKey {
   noTicket?: boolean;
 }
 
+/** What a call without TLS options gets: shared, so never written to. */
+const NO_TLS_OPTIONS: TlsOptions = Object.freeze({});
+
 const TLS_KEYS = new Set<string>([
   "verifyPeer", "verifyPeerName", "allowSelfSigned", "peerName", "sni", "ca", "caFile", "caPath",
   "crl", "ciphers", "cipherSuites", "minVersion", "maxVersion", "alpn", "fingerprint", "spkiPins",
@@ -105,7 +108,7 @@ function isPem(v: unknown): boolean {
  * ```
  */
 export function validateTlsOptions(options: unknown): TlsOptions {
-  if (options === undefined) return {};
+  if (options === undefined) return NO_TLS_OPTIONS;
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw invalid("options must be an object");
   }
