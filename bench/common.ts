@@ -140,11 +140,9 @@ let gcFn: ((options?: { type: "major"; execution: "sync" }) => void) | null | un
  * Runs a full garbage collection between runs when V8 allows it, so that one run's
  * garbage is not collected on the next run's clock. Best effort: a no-op if unavailable.
  *
- * It asks for a plain major GC. V8's bare `gc()` is its forced testing GC, which also
- * reduces memory: it discards optimized code, so every run would start by compiling the
- * code under test again, and the implementation that runs more JavaScript per operation
- * pays more for it (tcp-connect, sockurl: about 14,300 connections/s after a bare `gc()`
- * against 18,000-20,000 after a major one; the raw baseline 18,800-19,100 against 20,700).
+ * It asks for a plain major GC. V8's bare `gc()` is its forced testing GC; before each run it
+ * left sockurl's tcp-connect to recompile code deoptimized at that GC (about 14,300
+ * connections/s after it against 17,600-20,000 after a major GC, BENCHMARKS.md session 3).
  */
 export function collectGarbage(): void {
   if (gcFn === undefined) {
