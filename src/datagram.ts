@@ -73,8 +73,8 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   #closed = false;
   #failure: SocketError | null = null;
   #readTimeout: number;
-  /** Largest payload send() may carry (the connected peer's family; IPv4's limit when unconnected). */
-  readonly #maxPayload: number;
+  /** UDP: the family of this socket (and of its peer, when connected). */
+  readonly #family: 4 | 6;
 
   /** @internal Use `connect()` or `listen()`. */
   constructor(backend: DatagramBackend, init: { transport: "udp" | "udg"; url: string; receiveQueue?: number | undefined; readTimeout?: number | undefined }) {
@@ -83,8 +83,7 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     this.#backend = backend;
     this.#limit = init.receiveQueue ?? DEFAULT_RECEIVE_QUEUE;
     this.#readTimeout = init.readTimeout ?? 0;
-    this.#maxPayload = init.transport === "udg" ? Infinity
-      : (backend.remote() ?? backend.local()).family === "IPv6" ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
+    this.#family = backend.local().family === "IPv6" ? 6 : 4;
     backend.onMessage = (data, remote) => this.#deliver({ data, remote });
     backend.onError = (err) => this.#fail(toSocketError(err, "read", this.url));
   }
@@ -259,7 +258,7 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
       : null;
     if (buf === null) throw socketError("ERR_INVALID_OPTION", "write", this.url, "data must be a string or a Uint8Array");
     if (buf.length > MAX_UDP4_PAYLOAD && this.transport === "udp") {
-      const family = to !== null && "host" in to ? (to.host.includes(":") ? 6 : 4) : this.#maxPayload === MAX_UDP6_PAYLOAD ? 6 : 4;
+      const family = to !== null && "host" in to ? (to.host.includes(":") ? 6 : 4) : this.#family;
       const max = family === 6 ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
       if (buf.length > max) {
         throw socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url,

@@ -28,7 +28,9 @@ export interface AcceptOptions {
   signal?: AbortSignal;
 }
 
+/** A waiting `accept()`: resolved with the socket, rejected by close(). */
 interface Acceptor {
+  iterating: false;
   resolve: (s: Socket) => void;
   reject: (e: SocketError) => void;
   cleanup: () => void;
@@ -36,9 +38,9 @@ interface Acceptor {
 
 /** A waiting `for await` step: resolved with an iterator result, ended (not rejected) by close(). */
 interface IteratingAcceptor {
+  iterating: true;
   resolve: (r: IteratorResult<Socket, undefined>) => void;
   reject: (e: SocketError) => void;
-  cleanup: null;
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
@@ -134,7 +136,7 @@ export class Server implements AsyncIterable<Socket> {
     }
     const acceptor = this.#acceptors.length > 0 ? this.#acceptors.shift() : undefined;
     if (acceptor) {
-      if (acceptor.cleanup === null) acceptor.resolve({ value: socket, done: false });
+      if (acceptor.iterating) acceptor.resolve({ value: socket, done: false });
       else {
         acceptor.cleanup();
         acceptor.resolve(socket);
@@ -167,12 +169,13 @@ export class Server implements AsyncIterable<Socket> {
     if (options.signal?.aborted) return Promise.reject(this.#abortError(options.signal));
     if (!options.timeout && options.signal === undefined) {
       // The common case (for await, or accept() alone): nothing to clean up afterwards.
-      return new Promise((resolve, reject) => this.#acceptors.push({ resolve, reject, cleanup: noop }));
+      return new Promise((resolve, reject) => this.#acceptors.push({ iterating: false, resolve, reject, cleanup: noop }));
     }
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const signal = options.signal;
       const acceptor: Acceptor = {
+        iterating: false,
         resolve,
         reject,
         cleanup: () => {
@@ -211,7 +214,7 @@ export class Server implements AsyncIterable<Socket> {
         const queued = this.#queue.shift();
         if (queued) return Promise.resolve({ value: queued, done: false });
         if (this.#closed) return Promise.resolve(DONE);
-        return new Promise((resolve, reject) => this.#acceptors.push({ resolve, reject, cleanup: null }));
+        return new Promise((resolve, reject) => this.#acceptors.push({ iterating: true, resolve, reject }));
       },
       return: () => Promise.resolve(DONE),
     };
@@ -232,7 +235,7 @@ export class Server implements AsyncIterable<Socket> {
     this.#closed = true;
     const err = this.#closedError();
     for (const a of this.#acceptors.splice(0)) {
-      if (a.cleanup === null) a.resolve(DONE);
+      if (a.iterating) a.resolve(DONE);
       else {
         a.cleanup();
         a.reject(err);

@@ -686,13 +686,11 @@ export class Socket implements AsyncIterable<Buffer> {
       const stream = this.#stream;
       if (!this.#streamClosed) {
         const release = () => stream.destroy();
-        if (stream.writableFinished) release();
-        else if (this.#tls === null && this.#reader.ended && stream.writableLength === 0 && !stream.writableEnded) {
-          // The peer has ended and every byte we wrote is in the kernel: closing the descriptor
-          // sends our FIN after them, as shutdown() would, without the extra system call and
-          // stream round. (TLS still goes through end(), which sends close_notify.)
-          release();
-        }
+        // Once the peer has ended and every byte we wrote is in the kernel, closing the
+        // descriptor sends our FIN after them, as shutdown() would, without the extra system
+        // call and stream round. (TLS goes through end(), which sends close_notify.)
+        const nothingLeft = this.#tls === null && this.#reader.ended && stream.writableLength === 0;
+        if (stream.writableFinished || (nothingLeft && !stream.writableEnded)) release();
         else if (stream.writableEnded) stream.once("finish", release);
         else stream.end(release);
         if (!stream.destroyed && stream.writableLength > 0) {

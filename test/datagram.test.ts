@@ -12,7 +12,7 @@ import {
   connect, listen, SocketError,
   type Datagram, type DatagramSocket, type DatagramTarget, type ErrorCode, type Phase,
 } from "../src/index.js";
-import { closedPort } from "./helpers.js";
+import { closedPort, until } from "./helpers.js";
 
 // ---------------------------------------------------------------- helpers
 
@@ -47,15 +47,6 @@ async function rejectsWith(
   assert.ok(codes.includes(err.code), `expected code ${codes.join(" or ")}, got ${err.code}: ${err.message}`);
   if (phase !== undefined) assert.equal(err.phase, phase, `phase of ${err.message}`);
   return err;
-}
-
-/** Polls `cond` every 5 ms until true, failing after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > ms) assert.fail(`${what}: not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const receive = (s: DatagramSocket, ms = 3_000): Promise<Datagram> => within(s.receive(), ms, `receive on ${s.url}`);
@@ -178,7 +169,7 @@ describe("udp:// listen and connect", () => {
       return "ended";
     })();
     for (const s of ["a", "b", "c"]) await client.send(s);
-    await until(() => seen.length === 3, 3_000, "three datagrams iterated");
+    await until(() => seen.length === 3, "three datagrams iterated", 3_000);
     assert.deepEqual(seen, ["a", "b", "c"]);
     await server.close();
     assert.equal(await within(loop, 2_000, "for await after close"), "ended");
@@ -289,7 +280,7 @@ describe("udp:// listen and connect", () => {
     const client = await dial(server.url);
     assert.equal(server.dropped, 0);
     for (let i = 0; i < 20; i++) await client.send(`d${i}`);
-    await until(() => server.dropped === 16, 2_000, "16 datagrams dropped");
+    await until(() => server.dropped === 16, "16 datagrams dropped", 2_000);
     const got: string[] = [];
     for (let i = 0; i < 4; i++) got.push((await receive(server)).data.toString());
     assert.deepEqual(got, ["d0", "d1", "d2", "d3"]);
@@ -405,7 +396,7 @@ describe("udp:// listen and connect", () => {
     })();
     const sent = Array.from({ length: 100 }, (_, i) => `d${i}`);
     for (let i = 0; i < sent.length; i += 25) await client.sendMany(sent.slice(i, i + 25));
-    await until(() => seen.length === 100, 3_000, "100 datagrams in bursts");
+    await until(() => seen.length === 100, "100 datagrams in bursts", 3_000);
     assert.deepEqual(seen, sent);
     assert.ok(bursts < 100, `100 datagrams sent 25 at a time came in ${bursts} bursts`);
     await server.close();

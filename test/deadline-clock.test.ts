@@ -7,14 +7,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { schedule, unschedule, type Expiring } from "../src/deadline-clock.js";
-import { sleep } from "./helpers.js";
+import { sleep, until } from "./helpers.js";
 
 const clockUrl = pathToFileURL(fileURLToPath(new URL("../src/deadline-clock.js", import.meta.url))).href;
-
-/** Polls until `done()` (the test's own timeout bounds the wait). */
-async function until(done: () => boolean): Promise<void> {
-  while (!done()) await sleep(10);
-}
 
 /** An item that records when (ms after `start`) it timed out, into `log`. */
 function item(name: string, ms: number, start: number, log: Array<[string, number]>, then?: () => void): Expiring {
@@ -33,7 +28,7 @@ test("items time out in order of their deadlines, not of scheduling, and never e
   schedule(item("late", 120, start, log));
   schedule(item("early", 40, start, log));
   schedule(item("middle", 80, start, log));
-  await until(() => log.length === 3);
+  await until(() => log.length === 3, "three items timed out", 4_000);
   assert.deepEqual(log.map(([name]) => name), ["early", "middle", "late"]);
   for (const [name, at] of log) {
     const due = { early: 40, middle: 80, late: 120 }[name]!;
@@ -53,7 +48,7 @@ test("an unscheduled item never times out; unscheduling twice or an unknown item
   unschedule(cancelled);
   unschedule(item("never scheduled", 10, start, log));
   // Items fire in deadline order, so the cancelled one would come before "kept".
-  await until(() => log.length >= 1);
+  await until(() => log.length >= 1, "the kept item timed out", 4_000);
   await sleep(20);
   assert.deepEqual(log.map(([name]) => name), ["kept"]);
 });
@@ -65,7 +60,7 @@ test("items found due together (a blocked event loop) still fire in deadline ord
   schedule(item("first", 20, start, log));
   // Hold the event loop past both deadlines, so that one firing of the timer finds both due.
   while (performance.now() - start < 80) { /* busy */ }
-  await until(() => log.length === 2);
+  await until(() => log.length === 2, "both items timed out", 4_000);
   assert.deepEqual(log.map(([name]) => name), ["first", "second"]);
 });
 
@@ -74,7 +69,7 @@ test("an item scheduled while the timer fires, earlier than those left, still fi
   const log: Array<[string, number]> = [];
   schedule(item("first", 30, start, log, () => schedule(item("chained", 60, start, log))));
   schedule(item("last", 150, start, log));
-  await until(() => log.length === 3);
+  await until(() => log.length === 3, "three items timed out", 4_000);
   assert.deepEqual(log.map(([name]) => name), ["first", "chained", "last"]);
   const chained = log.find(([name]) => name === "chained")![1];
   assert.ok(chained >= 60 && chained < 2_000, `chained fired after ${chained.toFixed(1)} ms`);

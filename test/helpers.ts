@@ -122,6 +122,22 @@ export async function rejectsWith(
 /** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Polls `condition` every 10 ms until it holds; fails naming `what` once `ms` have passed.
+ *
+ * @example
+ * ```ts
+ * await until(() => server.dropped === 16, "16 datagrams dropped", 2_000);
+ * ```
+ */
+export async function until(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) assert.fail(`${what}: not reached within ${ms} ms`);
+    await sleep(10);
+  }
+}
+
 /** A raw node:net (or node:tls) listener on 127.0.0.1, port 0, that remembers its sockets to destroy them. */
 export interface RawServer {
   server: net.Server;

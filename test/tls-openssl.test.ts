@@ -23,7 +23,7 @@ import net from "node:net";
 import { connect, listen, SocketError, type Server, type Socket } from "../src/index.js";
 import type { ConnectOptions, ListenOptions } from "../src/index.js";
 import { makePki, writePki, type Pki, type PkiPaths } from "./fixtures/pki.js";
-import { sleep, tempDir } from "./helpers.js";
+import { sleep, tempDir, until } from "./helpers.js";
 
 /* ------------------------------------------------------------------------------------------------ */
 /* The openssl binary                                                                                 */
@@ -305,12 +305,6 @@ async function failure(fn: () => Promise<unknown>): Promise<unknown> {
   assert.fail("expected a failure, but it succeeded");
 }
 
-/** Polls `condition` every 20 ms for at most `ms`. */
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition() && Date.now() < end) await sleep(20);
-}
-
 /** The port a sockurl server listens on. */
 function portOf(server: Server): number {
   const address = server.address;
@@ -587,7 +581,7 @@ describe("openssl s_client → sockurl server", () => {
       assert.match(old.out.stderr, /alert protocol version/i, `the server refused the version\n${old.transcript()}`);
       assert.doesNotMatch(old.out.stdout, /Cipher is (?!\(NONE\))/, "no cipher was negotiated");
       // The failure was counted, and it never reached accept().
-      await until(() => server.handshakeFailures > 0);
+      await until(() => server.handshakeFailures > 0, "the refused handshake counted");
       assert.equal(server.handshakeFailures, 1);
 
       const good = startSClient(scope, port);
@@ -630,7 +624,7 @@ describe("openssl s_client → sockurl server", () => {
       const anonymous = startSClient(scope, port);
       await anonymous.exited(10_000);
       assert.match(anonymous.out.stderr, /certificate required|alert/i, anonymous.transcript());
-      await until(() => server.handshakeFailures > 0);
+      await until(() => server.handshakeFailures > 0, "the refused handshake counted");
       assert.equal(server.handshakeFailures, 1);
 
       const client = startSClient(scope, port, [
