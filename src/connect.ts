@@ -13,7 +13,7 @@ import { Deadline } from "./deadline.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
 import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, literalAddress, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
-import { Socket } from "./socket.js";
+import { Socket, type SocketInit } from "./socket.js";
 import { clientHandshake } from "./tls.js";
 import { negotiateStartTls, validateStartTlsOptions } from "./starttls/index.js";
 import { validateTlsOptions, versionRange, type TlsOptions } from "./tls-options.js";
@@ -41,11 +41,51 @@ export type DatagramTarget = `udp://${string}` | `udg://${string}` | `UDP://${st
  */
 export function connect(target: DatagramTarget, options?: ConnectOptions): Promise<DatagramSocket>;
 export function connect(target: string | Address, options?: ConnectOptions): Promise<Socket>;
-export async function connect(target: string | Address, options?: ConnectOptions): Promise<Socket | DatagramSocket> {
+export function connect(target: string | Address, options?: ConnectOptions): Promise<Socket | DatagramSocket> {
+  let plan: ConnectPlan;
+  try {
+    plan = planConnect(target, options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const { address, opts, url } = plan;
+  // Created only once every check has passed: a deadline holds a timer until it is cleared.
+  const deadline = new Deadline(opts.timeout ?? DEFAULT_CONNECT_TIMEOUT, opts.signal, url);
+  const ip = plan.startTls === undefined && plan.bind === undefined && address.transport === "tcp"
+    ? isIP(address.host)
+    : 0;
+  const family = opts.family ?? 0;
+  // The common plaintext connect (an IP address or a unix path, nothing to negotiate) is one
+  // promise, the dial's own: no async frame and no promise chained after it.
+  if (ip !== 0 && (family === 0 || family === ip)) {
+    const to = { address: (address as InetAddress).host, family: ip as 4 | 6 };
+    return dialWithin(net.connect(tcpOptions(to, (address as InetAddress).port, opts, undefined)), deadline, url,
+      (stream) => new Socket(stream, streamInit(plan)), FINAL);
+  }
+  if ("path" in address && address.transport === "unix" && plan.startTls === undefined) {
+    return dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url,
+      (stream) => new Socket(stream, streamInit(plan)), FINAL);
+  }
+  return open(plan, deadline);
+}
+
+/** A connect request that passed every check, before any I/O. */
+interface ConnectPlan {
+  address: Address;
+  url: string;
+  opts: ConnectOptions;
+  tls: TlsOptions;
+  useTls: boolean;
+  startTls: { protocol: string; options: Record<string, unknown> } | undefined;
+  bind: { host: string; port: number } | undefined;
+}
+
+/** Parses and checks everything a connect needs; throws a SocketError for bad input. */
+function planConnect(target: string | Address, options: ConnectOptions | undefined): ConnectPlan {
   const { address, url } = parseTarget(target);
   const opts = validateConnectOptions(options);
   checkTransport(address, url);
-  const tlsOptions = validateTlsOptions(opts.tls);
+  const tls = validateTlsOptions(opts.tls);
   const useTls = isTlsTransport(address.transport);
   const startTls = opts.startTls === undefined ? undefined : splitStartTls(opts.startTls);
   if (startTls !== undefined) {
@@ -57,13 +97,25 @@ export async function connect(target: string | Address, options?: ConnectOptions
     throw socketError("ERR_INVALID_OPTION", "address", url,
       `tls options were given for ${address.transport}://; use tls://, the startTls option, or socket.startTls()`);
   }
-  if (useTls) versionRange(address.transport, tlsOptions, url);
+  if (useTls) versionRange(address.transport, tls, url);
   if (!("path" in address) && address.port === 0) {
     throw socketError("ERR_INVALID_ADDRESS", "address", url,
       "port 0 is only valid for listen() and bindTo; give the port to connect to");
   }
   const bind = opts.bindTo === undefined || "path" in address ? undefined : parseBindTo(opts.bindTo, url);
-  const deadline = new Deadline(opts.timeout ?? DEFAULT_CONNECT_TIMEOUT, opts.signal, url);
+  return { address, url, opts, tls, useTls, startTls, bind };
+}
+
+/** How a stream Socket is made for this plan (before any TLS session). */
+function streamInit(plan: ConnectPlan): SocketInit {
+  const { address, url, opts } = plan;
+  const host = "path" in address ? "localhost" : address.host;
+  return { transport: address.transport, url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host };
+}
+
+/** Every other connect: resolve, race, handshake or negotiate, as the plan asks, inside `deadline`. */
+async function open(plan: ConnectPlan, deadline: Deadline): Promise<Socket | DatagramSocket> {
+  const { address, url, opts, startTls, bind } = plan;
   try {
     if (deadline.expired) throw deadline.expired;
     if ("path" in address && address.transport === "udg") {
@@ -71,9 +123,9 @@ export async function connect(target: string | Address, options?: ConnectOptions
       return new DatagramSocket(backend, { transport: "udg", url, readTimeout: opts.readTimeout });
     }
     if ("path" in address) {
-      const stream = await dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url);
-      const socket = new Socket(stream, { transport: "unix", url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: "localhost" });
-      return startTls === undefined ? socket : upgrade(socket, startTls, tlsOptions, "localhost", deadline);
+      const socket = await dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url,
+        (stream) => new Socket(stream, streamInit(plan)));
+      return startTls === undefined ? socket : upgrade(socket, startTls, plan.tls, "localhost", deadline);
     }
     deadline.phase = "resolve";
     let addresses = literalAddress(address.host, opts.family ?? 0, url)
@@ -89,15 +141,14 @@ export async function connect(target: string | Address, options?: ConnectOptions
       return new DatagramSocket(backend, { transport: "udp", url, readTimeout: opts.readTimeout });
     }
     const stream = await dialTcp(address, addresses, opts, bind, deadline, url);
-    const common = { transport: address.transport, url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host: address.host };
-    if (!useTls) {
-      const socket = new Socket(stream, common);
-      return startTls === undefined ? socket : upgrade(socket, startTls, tlsOptions, address.host, deadline);
+    if (!plan.useTls) {
+      const socket = new Socket(stream, streamInit(plan));
+      return startTls === undefined ? socket : upgrade(socket, startTls, plan.tls, address.host, deadline);
     }
     deadline.phase = "tls";
-    const handshake = clientHandshake(stream, tlsOptions, { host: address.host, transport: address.transport, url });
+    const handshake = clientHandshake(stream, plan.tls, { host: address.host, transport: address.transport, url });
     const session = await deadline.race(handshake.promise, handshake.cancel);
-    return new Socket(session.stream, { ...common, tls: session });
+    return new Socket(session.stream, { ...streamInit(plan), tls: session });
   } finally {
     deadline.clear();
   }
@@ -202,27 +253,35 @@ function matchFamily(addresses: LookupAddress[], bind: { host: string }, url: st
   return usable;
 }
 
+/** Passed to dialWithin() when the dial is the whole connect: its end also ends the deadline. */
+const FINAL = true;
+
 /**
- * Resolves when `socket` connects; rejects with a SocketError (and destroys it) when it fails or
- * the deadline passes. One promise for the common one-address dial, where a race of attempts
- * would only add layers.
+ * Resolves with `connected(socket)` once `socket` connects; rejects with a SocketError (and
+ * destroys it) when it fails or the deadline passes. One promise for the common one-address
+ * dial, where a race of attempts would only add layers. With `final`, the deadline is cleared
+ * as the dial settles, either way.
  */
-function dialWithin(socket: net.Socket, deadline: Deadline, url: string): Promise<net.Socket> {
+function dialWithin<T>(
+  socket: net.Socket,
+  deadline: Deadline,
+  url: string,
+  connected: (stream: net.Socket) => T,
+  final = false,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    if (deadline.expired) {
-      socket.destroy();
-      return reject(deadline.expired);
-    }
     const settle = (err: SocketError | null): void => {
-      deadline.offExpire(settle);
+      if (final) deadline.clear();
+      else deadline.offExpire(settle);
       socket.off("connect", onConnect);
       socket.off("error", onError);
-      if (err === null) return resolve(socket);
+      if (err === null) return resolve(connected(socket));
       socket.destroy();
       reject(err);
     };
     const onConnect = (): void => settle(null);
     const onError = (err: Error): void => settle(toSocketError(err, "connect", url));
+    if (deadline.expired) return settle(deadline.expired);
     socket.on("connect", onConnect);
     socket.on("error", onError);
     deadline.onExpire(settle);
@@ -255,7 +314,7 @@ function dialTcp(
   url: string,
 ): Promise<net.Socket> {
   // One address (an IP literal, say): no race to run.
-  if (addresses.length === 1) return dialWithin(net.connect(tcpOptions(addresses[0]!, address.port, opts, bind)), deadline, url);
+  if (addresses.length === 1) return dialWithin(net.connect(tcpOptions(addresses[0]!, address.port, opts, bind)), deadline, url, (s) => s);
   const dial = (a: LookupAddress): Attempt<net.Socket> => {
     const socket = net.connect(tcpOptions(a, address.port, opts, bind));
     return { promise: dialAttempt(socket), cancel: () => socket.destroy() };

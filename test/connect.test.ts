@@ -4,6 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { connect, listen, SocketError, type Lookup } from "../src/index.js";
 import { closedPort, rejectsWith, stalledListener } from "./helpers.js";
 
@@ -119,6 +121,39 @@ describe("connect: errors from the system", () => {
     } finally {
       stalled.close();
     }
+  });
+
+  test("a finished connect, won or lost, leaves no timer holding the process open", { timeout: 30_000 }, async () => {
+    // Every connect starts a 60 s deadline; a child that makes connects of each kind and then
+    // has nothing left to do must exit at once, not when those deadlines would have passed.
+    const closed = await closedPort();
+    const index = JSON.stringify(pathToFileURL(fileURLToPath(new URL("../src/index.js", import.meta.url))).href);
+    const script = `
+      import { tmpdir } from "node:os";
+      const { connect, listen } = await import(${index});
+      const codeOf = (p) => p.then(() => "ok", (e) => e.code);
+      const tcp = await listen("tcp://127.0.0.1:0");
+      const unixPath = tmpdir() + "/sockurl-deadline-" + process.pid + ".sock";
+      const unix = await listen("unix://" + unixPath);
+      const lookup = () => [{ address: "127.0.0.1", family: 4 }];
+      const results = [
+        await codeOf(connect(tcp.url).then((s) => s.close())),
+        await codeOf(connect("unix://" + unixPath).then((s) => s.close())),
+        await codeOf(connect("tcp://named.test:" + tcp.address.port, { lookup }).then((s) => s.close())),
+        await codeOf(connect("tcp://127.0.0.1:${closed}", { timeout: 1000 })),
+        await codeOf(connect("unix://" + unixPath + ".missing")),
+        await codeOf(connect(tcp.url, { signal: AbortSignal.abort() })),
+      ];
+      await tcp.close();
+      await unix.close();
+      console.log(results.join(" "));
+    `;
+    const start = performance.now();
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+    const ms = performance.now() - start;
+    assert.equal(r.status, 0, `child exited ${r.status}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), "ok ok ok ECONNREFUSED ENOENT ERR_ABORTED");
+    assert.ok(ms < 10_000, `the child lingered ${Math.round(ms)} ms after its connects had finished`);
   });
 
   test("listening on a port in use is EADDRINUSE (phase listen)", async () => {
