@@ -27,8 +27,11 @@ export class Deadline implements Expiring {
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
   #expired: SocketError | null = null;
-  /** Who to tell when time is up: usually one step at a time, so a plain array. */
-  #listeners: Array<(err: SocketError) => void> = [];
+  /** Who to tell when time is up: one step at a time as a rule, so one slot, and a list only beyond it. */
+  #listener: ((err: SocketError) => void) | null = null;
+  #moreListeners: Array<(err: SocketError) => void> | null = null;
+  /** @internal The deadline clock's bookkeeping. */
+  clockSlot: number | undefined = undefined;
 
   constructor(ms: number, signal: AbortSignal | undefined, url: string) {
     this.#url = url;
@@ -61,9 +64,12 @@ export class Deadline implements Expiring {
     if (this.#expired) return;
     this.#expired = err;
     unschedule(this);
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    for (const fn of listeners) fn(err);
+    const first = this.#listener;
+    const more = this.#moreListeners;
+    this.#listener = null;
+    this.#moreListeners = null;
+    first?.(err);
+    if (more !== null) for (const fn of more) fn(err);
   }
 
   /** Milliseconds left (Infinity without a timeout). */
@@ -79,13 +85,17 @@ export class Deadline implements Expiring {
   /** Runs `fn` when the deadline passes (at once if it has); `offExpire(fn)` unregisters it. */
   onExpire(fn: (err: SocketError) => void): void {
     if (this.#expired) fn(this.#expired);
-    else this.#listeners.push(fn);
+    else if (this.#listener === null) this.#listener = fn;
+    else (this.#moreListeners ??= []).push(fn);
   }
 
   /** Unregisters a function given to `onExpire`. */
   offExpire(fn: (err: SocketError) => void): void {
-    const i = this.#listeners.indexOf(fn);
-    if (i !== -1) this.#listeners.splice(i, 1);
+    if (this.#listener === fn) this.#listener = null;
+    else if (this.#moreListeners !== null) {
+      const i = this.#moreListeners.indexOf(fn);
+      if (i !== -1) this.#moreListeners.splice(i, 1);
+    }
   }
 
   /** Settles with `step`, or rejects when the deadline passes first (then runs `cancel`). */
@@ -113,6 +123,7 @@ export class Deadline implements Expiring {
   clear(): void {
     unschedule(this);
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
-    this.#listeners.length = 0;
+    this.#listener = null;
+    this.#moreListeners = null;
   }
 }

@@ -117,7 +117,8 @@ export class Socket implements AsyncIterable<Buffer> {
   #writeEnded = false;
   #streamClosed = false;
   #detached = false;
-  #onClosed: Array<() => void> = [];
+  /** Who waits for the stream to close (close(), closeWrite()); most sockets have one at most. */
+  #onClosed: Array<() => void> | null = null;
   #tls: TlsSession | null;
   #upgrading = false;
   readonly #host: string | undefined;
@@ -208,7 +209,9 @@ export class Socket implements AsyncIterable<Buffer> {
     if (this.#failure === null) this.#reader.end();
     this.#settleReads();
     this.#rejectWrites();
-    for (const fn of this.#onClosed.splice(0)) fn();
+    const waiting = this.#onClosed;
+    this.#onClosed = null;
+    if (waiting !== null) for (const fn of waiting) fn();
   }
 
   // ---------------------------------------------------------------- identity
@@ -728,7 +731,7 @@ export class Socket implements AsyncIterable<Buffer> {
   /** @internal Runs `fn` once the underlying stream has closed. */
   #whenClosed(fn: () => void): void {
     if (this.#streamClosed) fn();
-    else this.#onClosed.push(fn);
+    else (this.#onClosed ??= []).push(fn);
   }
 
   #refusal(phase: Phase): SocketError | null {

@@ -64,6 +64,36 @@ test("items found due together (a blocked event loop) still fire in deadline ord
   assert.deepEqual(log.map(([name]) => name), ["first", "second"]);
 });
 
+test("an item due with another that unschedules it in its callback never times out", { timeout: 5_000 }, async () => {
+  const start = performance.now();
+  const log: Array<[string, number]> = [];
+  const victim = item("victim", 40, start, log);
+  schedule(victim);
+  schedule(item("first", 20, start, log, () => unschedule(victim)));
+  schedule(item("kept", 60, start, log));
+  while (performance.now() - start < 80) { /* busy: one firing finds all three due */ }
+  await until(() => log.length >= 2, "two items timed out", 4_000);
+  await sleep(20);
+  assert.deepEqual(log.map(([name]) => name), ["first", "kept"]);
+});
+
+test("many items scheduled and unscheduled in any order: exactly the ones left time out", { timeout: 5_000 }, async () => {
+  const start = performance.now();
+  const log: Array<[string, number]> = [];
+  const items = Array.from({ length: 200 }, (_, i) => item(`i${i}`, 30 + (i % 7), start, log));
+  for (const it of items) schedule(it);
+  schedule(items[0]!); // twice: still one entry
+  // Take out every item whose index is not a multiple of 10, from both ends towards the middle.
+  const out = items.filter((_, i) => i % 10 !== 0);
+  for (let lo = 0, hi = out.length - 1; lo <= hi; lo++, hi--) {
+    unschedule(out[hi]!);
+    if (lo !== hi) unschedule(out[lo]!);
+  }
+  await until(() => log.length >= 20, "the 20 items left timed out", 4_000);
+  await sleep(30);
+  assert.deepEqual(log.map(([name]) => name).sort(), items.filter((_, i) => i % 10 === 0).map((_, j) => `i${j * 10}`).sort());
+});
+
 test("an item scheduled while the timer fires, earlier than those left, still fires first", { timeout: 5_000 }, async () => {
   const start = performance.now();
   const log: Array<[string, number]> = [];
