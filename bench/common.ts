@@ -55,12 +55,21 @@ export interface Benchmark {
   description: string;
   run: BenchFn;
   /**
+   * Measured runs per implementation unless `--reps` says otherwise (default DEFAULT_REPS).
+   * A benchmark whose run takes well under a second gets more, so that its median does not
+   * hang on a few runs that a neighbour on the machine happened to slow down.
+   */
+  reps?: number;
+  /**
    * The lowest CPU time ÷ wall time of an undisturbed run (default DEFAULT_MIN_UTILIZATION).
    * A benchmark whose run waits on something other than this process (a child process, a
    * timer) must set it lower, or to 0 to turn the descheduling check off.
    */
   minUtilization?: number;
 }
+
+/** Measured runs per implementation of a benchmark that names no `reps` of its own. */
+export const DEFAULT_REPS = 7;
 
 /**
  * Both ends of the built-in benchmarks share one event loop, so an undisturbed run keeps

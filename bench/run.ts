@@ -5,7 +5,8 @@
  *                          [--impl sockurl|baseline] [--check] [--list]
  *
  * Each benchmark is warmed up (both implementations, a tenth of the workload), then run
- * `--reps` times per implementation, interleaved and alternating which goes first
+ * `--reps` times per implementation (default: the benchmark's own count, 7 for most; more for
+ * those whose run takes a fraction of a second), interleaved and alternating which goes first
  * (A B, B A, A B, …) so that drift on a shared machine hits both alike; the reported
  * value is the median. ratio = sockurl ÷ baseline: higher is better, 1 means no cost.
  * A run during which the process was descheduled by another tenant of the machine is run
@@ -19,7 +20,7 @@
  */
 import os from "node:os";
 import {
-  DEFAULT_MIN_UTILIZATION, collectGarbage, formatRate, median, now,
+  DEFAULT_MIN_UTILIZATION, DEFAULT_REPS, collectGarbage, formatRate, median, now,
   type Benchmark, type Impl, type Sample,
 } from "./common.js";
 import { tcpBulk } from "./tcp-bulk.js";
@@ -38,11 +39,11 @@ const BENCHMARKS: readonly Benchmark[] = [
     description: "1 GiB client→server over 127.0.0.1 in 64 KiB writes",
   },
   {
-    name: "tcp-line-rr", unit: "round trips/s", bar: 0.90, run: tcpLineRr,
+    name: "tcp-line-rr", unit: "round trips/s", bar: 0.90, run: tcpLineRr, reps: 15,
     description: "100,000 line request/response round trips on one connection",
   },
   {
-    name: "tcp-connect", unit: "connections/s", bar: 0.95, run: tcpConnect,
+    name: "tcp-connect", unit: "connections/s", bar: 0.95, run: tcpConnect, reps: 21,
     description: "5,000 connect/close, 50 at a time, against an accept-and-close server",
   },
   {
@@ -78,7 +79,8 @@ const BENCHMARKS: readonly Benchmark[] = [
 interface Options {
   json: boolean;
   only: string[] | null;
-  reps: number;
+  /** null: each benchmark's own count. */
+  reps: number | null;
   scale: number;
   impls: Impl[];
   check: boolean;
@@ -100,14 +102,15 @@ type Notes = Record<Impl, Set<string>>;
 const USAGE = `usage: node dist/bench/run.js [options]
   --json             print only {"results":[{name,sockurl,baseline,unit,ratio}]} on stdout
   --only NAME[,…]    run these benchmarks only (repeatable); --list shows the names
-  --reps N           measured runs per implementation (default 7; the median is reported)
+  --reps N           measured runs per implementation (default: 7, or the benchmark's own
+                     count: 15 for tcp-line-rr, 21 for tcp-connect); the median is reported
   --scale X          fraction of each workload (default 1), e.g. 0.1 for a quick check
   --impl WHICH       sockurl or baseline only (for profiling with node --cpu-prof)
   --check            exit with status 1 when a ratio is below its bar
   --list             list the benchmarks and exit`;
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { json: false, only: null, reps: 7, scale: 1, impls: ["sockurl", "baseline"], check: false, list: false };
+  const o: Options = { json: false, only: null, reps: null, scale: 1, impls: ["sockurl", "baseline"], check: false, list: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith("--") && arg.includes("=")
@@ -210,7 +213,8 @@ async function measure(bench: Benchmark, o: Options, notes: Notes): Promise<Resu
   // Warm-up: JIT and first-use costs stay out of the measured runs.
   for (const impl of o.impls) await runOnce(bench, impl, o.scale * 0.1);
   const values: Record<Impl, number[]> = { sockurl: [], baseline: [] };
-  for (let rep = 0; rep < o.reps; rep++) {
+  const reps = o.reps ?? bench.reps ?? DEFAULT_REPS;
+  for (let rep = 0; rep < reps; rep++) {
     const order = rep % 2 === 0 ? o.impls : [...o.impls].reverse();
     for (const impl of order) {
       const run = await measuredRun(bench, impl, o.scale, String(rep + 1).padStart(2));
@@ -260,7 +264,7 @@ async function main(): Promise<void> {
   }
   const selected = o.only ? BENCHMARKS.filter((b) => o.only!.includes(b.name)) : BENCHMARKS;
   progress(`sockurl bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "unknown"}), `
-    + `reps ${o.reps}, scale ${o.scale}`);
+    + `reps ${o.reps ?? "per benchmark"}, scale ${o.scale}`);
   const started = Date.now();
   const results: Result[] = [];
   const notes = new Map<string, Notes>();
@@ -278,7 +282,7 @@ async function main(): Promise<void> {
     const lines = [...notes].flatMap(([name, n]) => o.impls
       .filter((impl) => n[impl].size > 0)
       .map((impl) => `- ${name}, ${impl}: ${[...n[impl]].join("; ")}`));
-    if (lines.length > 0) process.stdout.write(`\nnotes (${o.reps} run${o.reps === 1 ? "" : "s"} each):\n${lines.join("\n")}\n`);
+    if (lines.length > 0) process.stdout.write(`\nnotes (distinct ones of the measured runs):\n${lines.join("\n")}\n`);
   }
   if (o.check) {
     const below = results.filter((r) => {
