@@ -51,20 +51,19 @@ export function connect(target: string | Address, options?: ConnectOptions): Pro
   const { address, opts, url } = plan;
   // Created only once every check has passed: a deadline holds a timer until it is cleared.
   const deadline = new Deadline(opts.timeout ?? DEFAULT_CONNECT_TIMEOUT, opts.signal, url);
-  const ip = plan.startTls === undefined && plan.bind === undefined && address.transport === "tcp"
-    ? isIP(address.host)
-    : 0;
-  const family = opts.family ?? 0;
   // The common plaintext connect (an IP address or a unix path, nothing to negotiate) is one
   // promise, the dial's own: no async frame and no promise chained after it.
-  if (ip !== 0 && (family === 0 || family === ip)) {
-    const to = { address: (address as InetAddress).host, family: ip as 4 | 6 };
-    return dialWithin(net.connect(tcpOptions(to, (address as InetAddress).port, opts, undefined)), deadline, url,
-      (stream) => new Socket(stream, streamInit(plan)), FINAL);
-  }
-  if ("path" in address && address.transport === "unix" && plan.startTls === undefined) {
-    return dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url,
-      (stream) => new Socket(stream, streamInit(plan)), FINAL);
+  if (deadline.expired === null && plan.startTls === undefined) {
+    const made = (stream: net.Socket): Socket => new Socket(stream, streamInit(plan));
+    if (address.transport === "unix") {
+      return dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url, made, FINAL);
+    }
+    const ip = address.transport === "tcp" && plan.bind === undefined ? isIP(address.host) : 0;
+    const family = opts.family ?? 0;
+    if (ip !== 0 && (family === 0 || family === ip)) {
+      const to = { address: (address as InetAddress).host, family: ip as 4 | 6 };
+      return dialWithin(net.connect(tcpOptions(to, (address as InetAddress).port, opts, undefined)), deadline, url, made, FINAL);
+    }
   }
   return open(plan, deadline);
 }

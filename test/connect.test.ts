@@ -7,7 +7,7 @@ import net from "node:net";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { connect, listen, SocketError, type Lookup } from "../src/index.js";
-import { closedPort, rejectsWith, stalledListener } from "./helpers.js";
+import { closedPort, rejectsWith, stalledListener, tempDir } from "./helpers.js";
 
 describe("connect: refusals before any I/O", () => {
   test("an invalid address is ERR_INVALID_ADDRESS with the fix in the message", async () => {
@@ -120,6 +120,21 @@ describe("connect: errors from the system", () => {
       await rejectsWith(connect(`tcp://127.0.0.2:${stalled.port}`, { signal: AbortSignal.abort() }), "ERR_ABORTED");
     } finally {
       stalled.close();
+    }
+  });
+
+  test("a signal aborted before connect() is ERR_ABORTED without dialling: the server sees nothing", async () => {
+    const { dir, cleanup } = tempDir();
+    const tcp = await listen("tcp://127.0.0.1:0");
+    const unix = await listen(`unix://${dir}/s.sock`);
+    try {
+      for (const server of [tcp, unix]) {
+        await rejectsWith(connect(server.url, { signal: AbortSignal.abort() }), "ERR_ABORTED", { phase: "connect" });
+        await rejectsWith(server.accept({ timeout: 200 }), "ETIMEDOUT");
+      }
+    } finally {
+      await Promise.all([tcp.close(), unix.close()]);
+      cleanup();
     }
   });
 
