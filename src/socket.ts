@@ -78,6 +78,16 @@ const OWNER = Symbol("sockurl.Socket");
 type Owned = Duplex & { [OWNER]?: Socket };
 
 const RESOLVED = Promise.resolve();
+const ignore = (): void => {};
+
+/**
+ * `promise`, marked as handled: awaited, it still rejects; left alone, its rejection is not an
+ * unhandled rejection (the connection's failure reaches the caller's next read or write).
+ */
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(ignore);
+  return promise;
+}
 const EMPTY = Buffer.alloc(0);
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
@@ -563,23 +573,31 @@ export class Socket implements AsyncIterable<Buffer> {
    * Sends bytes (strings as UTF-8). Resolves at once while Node's write buffer is below its
    * high-water mark, otherwise when it drains: awaiting each write gives backpressure.
    *
+   * A write need not be awaited where something else paces the sender, such as the reply a
+   * request/response exchange awaits next: a write that fails because of the connection (a
+   * reset, a close) rejects if awaited, and otherwise is never an unhandled rejection, since the
+   * next read or write reports the same failure. (Data of the wrong type always rejects: a bug
+   * in the caller should not pass unseen.)
+   *
    * @example
    * ```ts
    * await socket.write("EHLO client.example\r\n");
+   * void socket.write("PING\r\n"); // paced by the reply
+   * const reply = await socket.readLine();
    * ```
    */
   write(data: string | Uint8Array): Promise<void> {
     const refused = this.#refusal("write") ?? (this.#writeEnded
       ? this.#closedError("write", "the write side was closed with closeWrite()")
       : null);
-    if (refused) return Promise.reject(refused);
+    if (refused) return handled(Promise.reject(refused));
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
       return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array"));
     }
     if (this.#stream.write(data)) return RESOLVED;
     // Listen for 'drain' only while someone waits for it: most sockets never do.
     if (this.#writes.length === 0) this.#stream.once("drain", Socket.#drainListener);
-    return new Promise((resolve, reject) => this.#writes.push({ resolve, reject }));
+    return handled(new Promise((resolve, reject) => this.#writes.push({ resolve, reject })));
   }
 
   /**

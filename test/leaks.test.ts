@@ -575,6 +575,28 @@ describe("every failure rejects its own call with a SocketError", () => {
     }
   });
 
+  it("writes left un-awaited are never unhandled rejections; the next read reports the failure", { timeout: 15_000 }, async () => {
+    // The recorders at the end of this file fail if any of these writes escapes.
+    const raw = await rawServer((s) => s.once("data", () => setTimeout(() => s.resetAndDestroy(), 5)), { allowHalfOpen: true });
+    let c: Socket | undefined;
+    try {
+      c = await connect(raw.url);
+      void c.write("go");
+      // Past the high-water mark: these wait for a drain that never comes, and then reject.
+      const chunk = Buffer.alloc(1024 * 1024, 0x61);
+      for (let i = 0; i < 8; i++) void c.write(chunk);
+      await rejectsWith(c.read(), ["ECONNRESET", "EPIPE"], "read");
+      // Refused at once, the connection being gone.
+      void c.write("after the reset");
+      await c.close();
+      void c.write("after close");
+      await rejectsWith(c.write("after close, awaited"), "ERR_SOCKET_CLOSED", "write");
+    } finally {
+      c?.destroy();
+      await raw.close();
+    }
+  });
+
   it("a peer reset on an accepted socket rejects the server-side read with ECONNRESET", { timeout: 10_000 }, async () => {
     const client = new net.Socket();
     client.on("error", () => {});
