@@ -25,7 +25,7 @@ import {
 } from "./common.js";
 import { tcpBulk } from "./tcp-bulk.js";
 import { tcpConnect } from "./tcp-connect.js";
-import { tcpLineRr } from "./tcp-line-rr.js";
+import { tcpLineRr, tcpLineRrAwaited } from "./tcp-line-rr.js";
 import { tlsBulk } from "./tls-bulk.js";
 import { tlsHandshake } from "./tls-handshake.js";
 import { tlsResume } from "./tls-resume.js";
@@ -40,7 +40,11 @@ const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: "tcp-line-rr", unit: "round trips/s", bar: 0.90, run: tcpLineRr, reps: 15,
-    description: "100,000 line request/response round trips on one connection",
+    description: "100,000 line request/response round trips on one connection (writes paced by the replies)",
+  },
+  {
+    name: "tcp-line-rr-awaited", unit: "round trips/s", bar: null, run: tcpLineRrAwaited, reps: 15,
+    description: "the same with every sockurl write() awaited as well (no bar)",
   },
   {
     name: "tcp-connect", unit: "connections/s", bar: 0.95, run: tcpConnect, reps: 21,
@@ -103,7 +107,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --json             print only {"results":[{name,sockurl,baseline,unit,ratio}]} on stdout
   --only NAME[,…]    run these benchmarks only (repeatable); --list shows the names
   --reps N           measured runs per implementation (default: 7, or the benchmark's own
-                     count: 15 for tcp-line-rr, 21 for tcp-connect); the median is reported
+                     count: 15 for the tcp-line-rr rows, 21 for tcp-connect); the median is reported
   --scale X          fraction of each workload (default 1), e.g. 0.1 for a quick check
   --impl WHICH       sockurl or baseline only (for profiling with node --cpu-prof)
   --check            exit with status 1 when a ratio is below its bar

@@ -3,7 +3,10 @@
  * The client writes "ping N\n" and waits for the reply line before sending the next;
  * the server echoes each line back. Unit: round trips/s.
  *
- * sockurl: `readLine()` and `await write()` on both sides.
+ * sockurl: `readLine()` on both sides, and `write()` not awaited, as the baseline writes
+ *          without waiting: in lockstep request/response the awaited reply paces each side,
+ *          and a write that fails is reported by the next `readLine()`.
+ *          `tcp-line-rr-awaited` (no bar) awaits every `write()` too.
  * baseline: a hand-written line splitter over 'data' events on both sides (UTF-8 lines,
  *           LF or CRLF, like readLine), `write()` without waiting, and on the client an
  *           awaited promise per reply, as a promise-based protocol client would do.
@@ -11,17 +14,23 @@
 import type net from "node:net";
 import {
   HOST, RUN_TIMEOUT_MS, background, deferred, netPair, now, scaled, sockurlPair, withTimeout,
-  type Deferred, type Impl, type RunOptions, type Sample,
+  type BenchFn, type Deferred, type Impl, type RunOptions, type Sample,
 } from "./common.js";
 
 const ROUND_TRIPS = 100_000;
 
 export function tcpLineRr(impl: Impl, { scale }: RunOptions): Promise<Sample> {
   const n = scaled(ROUND_TRIPS, scale);
-  return impl === "sockurl" ? withSockurl(n) : withNet(n);
+  return impl === "sockurl" ? withSockurl(n, false) : withNet(n);
 }
 
-async function withSockurl(n: number): Promise<Sample> {
+/** The same exchange with every sockurl `write()` awaited (the baseline is unchanged). */
+export const tcpLineRrAwaited: BenchFn = (impl, { scale }) => {
+  const n = scaled(ROUND_TRIPS, scale);
+  return impl === "sockurl" ? withSockurl(n, true) : withNet(n);
+};
+
+async function withSockurl(n: number, awaitWrites: boolean): Promise<Sample> {
   const pair = await sockurlPair();
   const { client, peer } = pair;
   try {
@@ -29,14 +38,16 @@ async function withSockurl(n: number): Promise<Sample> {
       for (;;) {
         const line = await peer.readLine();
         if (line === null) return;
-        await peer.write(line + "\n");
+        const written = peer.write(line + "\n");
+        if (awaitWrites) await written;
       }
     })());
     const start = now();
     const asking = (async () => {
       for (let i = 0; i < n; i++) {
         const request = `ping ${i}`;
-        await client.write(request + "\n");
+        const written = client.write(request + "\n");
+        if (awaitWrites) await written;
         const reply = await client.readLine();
         if (reply !== request) throw new Error(`tcp-line-rr: expected ${JSON.stringify(request)}, got ${JSON.stringify(reply)}`);
       }
