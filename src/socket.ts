@@ -78,6 +78,12 @@ const OWNER = Symbol("sockurl.Socket");
 type Owned = Duplex & { [OWNER]?: Socket };
 
 const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** How long close() waits for queued bytes to reach the kernel before it drops them. */
+const CLOSE_FLUSH_GRACE = 10_000;
+
 const ignore = (): void => {};
 
 /**
@@ -88,11 +94,6 @@ function handled<T>(promise: Promise<T>): Promise<T> {
   promise.catch(ignore);
   return promise;
 }
-const EMPTY = Buffer.alloc(0);
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
-const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
-/** How long close() waits for queued bytes to reach the kernel before it drops them. */
-const CLOSE_FLUSH_GRACE = 10_000;
 
 /**
  * A connected byte stream. Reads of every kind share one buffer, so `readLine`,
