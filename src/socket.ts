@@ -577,8 +577,8 @@ export class Socket implements AsyncIterable<Buffer> {
    * A write need not be awaited where something else paces the sender, such as the reply a
    * request/response exchange awaits next: a write that fails because of the connection (a
    * reset, a close) rejects if awaited, and otherwise is never an unhandled rejection, since the
-   * next read or write reports the same failure. (Data of the wrong type always rejects: a bug
-   * in the caller should not pass unseen.)
+   * next read or write reports the same failure. (Data of the wrong type, or a write after
+   * `closeWrite()`, rejects visibly either way: a bug in the caller should not pass unseen.)
    *
    * @example
    * ```ts
@@ -588,12 +588,14 @@ export class Socket implements AsyncIterable<Buffer> {
    * ```
    */
   write(data: string | Uint8Array): Promise<void> {
-    const refused = this.#refusal("write") ?? (this.#writeEnded
-      ? this.#closedError("write", "the write side was closed with closeWrite()")
-      : null);
+    const refused = this.#refusal("write");
     if (refused) return handled(Promise.reject(refused));
+    // The caller's own mistakes reject visibly, awaited or not.
+    if (this.#writeEnded) {
+      return Promise.reject(this.#closedError("write", "the write side was closed with closeWrite(); close() ends the connection"));
+    }
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
-      return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array"));
+      return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array", "write"));
     }
     if (this.#stream.write(data)) return RESOLVED;
     // Listen for 'drain' only while someone waits for it: most sockets never do.
@@ -765,8 +767,8 @@ export class Socket implements AsyncIterable<Buffer> {
     return socketError("ERR_SOCKET_CLOSED", phase, this.url, why);
   }
 
-  #optionError(text: string): SocketError {
-    return socketError("ERR_INVALID_OPTION", "read", this.url, text);
+  #optionError(text: string, phase: Phase = "read"): SocketError {
+    return socketError("ERR_INVALID_OPTION", phase, this.url, text);
   }
 
   #maxLength(options: ReadLineOptions | undefined): number | SocketError {

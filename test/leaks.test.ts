@@ -10,6 +10,8 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   connect, listen, SocketError,
   type DatagramSocket, type DatagramTarget, type ErrorCode, type Lookup, type Phase, type Server, type Socket,
@@ -594,6 +596,33 @@ describe("every failure rejects its own call with a SocketError", () => {
     } finally {
       c?.destroy();
       await raw.close();
+    }
+  });
+
+  it("the caller's own write mistakes stay visible: after closeWrite(), or data of the wrong type", { timeout: 20_000 }, async () => {
+    const own = await listen("tcp://127.0.0.1:0");
+    const c = await connect(own.url);
+    try {
+      await rejectsWith(c.write(42 as unknown as string), "ERR_INVALID_OPTION", "write");
+      await c.closeWrite();
+      const err = await rejectsWith(c.write("late"), "ERR_SOCKET_CLOSED", "write");
+      assert.match(err.message, /closeWrite\(\)/);
+      // Left un-awaited, each is an unhandled rejection (here in a child, away from the recorders).
+      const index = JSON.stringify(pathToFileURL(fileURLToPath(new URL("../src/index.js", import.meta.url))).href);
+      for (const mistake of ["s.write(42)", "await s.closeWrite(); s.write('late')"]) {
+        const script = `
+          const { connect } = await import(${index});
+          const s = await connect(${JSON.stringify(own.url)});
+          ${mistake};
+          setTimeout(() => s.destroy(), 200);
+        `;
+        const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 10_000 });
+        assert.notEqual(r.status, 0, `${mistake}: the child exited 0`);
+        assert.match(r.stderr, /ERR_INVALID_OPTION|ERR_SOCKET_CLOSED/, `${mistake}: ${r.stderr}`);
+      }
+    } finally {
+      c.destroy();
+      await own.close();
     }
   });
 
