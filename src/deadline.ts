@@ -1,13 +1,47 @@
 /**
- * One deadline for a whole operation (connect: resolve + dial + handshakes), joined with
- * the caller's AbortSignal, so every step races the same clock.
+ * The one deadline primitive: a time limit joined with the caller's AbortSignal, under every
+ * call that waits (connect with its resolve, dial and handshakes; reads, writes, flush, close,
+ * startTls, accept, receive). Each step races the same clock, and whoever waits is told once.
  */
 import { schedule, unschedule, type Expiring } from "./deadline-clock.js";
-import { SocketError, socketError, type Phase } from "./errors.js";
+import { socketError, type Phase, type SocketError } from "./errors.js";
+import { timeoutProblem } from "./options.js";
 
 /**
- * Tracks the current phase and rejects `race()`d steps when the time is up or the
- * caller aborts. Call `clear()` when the operation ends, whichever way.
+ * The last argument of every call that waits.
+ *
+ * @example
+ * ```ts
+ * const line = await socket.readLine({ timeout: 5000, signal: AbortSignal.timeout(10_000) });
+ * ```
+ */
+export interface CallOptions {
+  /** Milliseconds before the call rejects with ETIMEDOUT; overrides the socket's default; 0 waits forever. */
+  timeout?: number | undefined;
+  /** Aborting it rejects the call with ERR_ABORTED (the signal's reason as `cause`). */
+  signal?: AbortSignal | undefined;
+}
+
+/** Deadlines share one timer (deadline-clock.ts) unless the bench asks for a Node timer each. */
+let sharedClock = true;
+
+/**
+ * For the bench's A/B row only: true gives every deadline its own Node timer instead of the
+ * shared clock.
+ *
+ * @example
+ * ```ts
+ * useNodeTimers(true); // measure, then
+ * useNodeTimers(false);
+ * ```
+ */
+export function useNodeTimers(on: boolean): void {
+  sharedClock = !on;
+}
+
+/**
+ * Tracks the current phase and tells the waiting steps when the time is up or the caller
+ * aborts. Call `clear()` when the operation ends, whichever way.
  *
  * @example
  * ```ts
@@ -18,14 +52,17 @@ import { SocketError, socketError, type Phase } from "./errors.js";
  * ```
  */
 export class Deadline implements Expiring {
-  phase: Phase = "connect";
+  phase: Phase;
   /** When the time is up, in performance.now() time (Infinity without a timeout). */
   readonly expiresAt: number;
-  readonly #url: string;
+  readonly #url: string | undefined;
   readonly #ms: number;
-  readonly #started = performance.now();
+  readonly #started: number;
+  /** What did not happen in time, for the message ("no data arrived"); absent: "timed out". */
+  readonly #what: string | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
   #expired: SocketError | null = null;
   /** Who to tell when time is up: one step at a time as a rule, so one slot, and a list only beyond it. */
   #listener: ((err: SocketError) => void) | null = null;
@@ -33,12 +70,22 @@ export class Deadline implements Expiring {
   /** @internal The deadline clock's bookkeeping. */
   clockSlot: number | undefined = undefined;
 
-  constructor(ms: number, signal: AbortSignal | undefined, url: string) {
+  /**
+   * @param ms the time limit (0: none, only the signal)
+   * @param what what did not happen in time, for the message ("no data arrived")
+   */
+  constructor(ms: number, signal: AbortSignal | undefined, url: string | undefined, phase: Phase = "connect", what?: string) {
+    this.phase = phase;
     this.#url = url;
     this.#ms = ms;
+    this.#what = what;
+    this.#started = performance.now();
     this.expiresAt = ms > 0 ? this.#started + ms : Infinity;
-    // Every connect makes one, and most finish long before it: one shared timer serves them all.
-    if (ms > 0) schedule(this);
+    if (ms > 0) {
+      // Most deadlines are cleared long before they pass: one shared timer serves them all.
+      if (sharedClock) schedule(this);
+      else this.#timer = setTimeout(() => this.timedOut(), ms);
+    }
     if (signal) {
       this.#signal = signal;
       if (signal.aborted) this.#expire(this.#abortError());
@@ -51,7 +98,8 @@ export class Deadline implements Expiring {
 
   /** @internal Called by the deadline clock once `expiresAt` has passed. */
   timedOut(): void {
-    this.#expire(socketError("ETIMEDOUT", this.phase, this.#url, `timed out after ${this.#ms} ms`));
+    const text = this.#what === undefined ? `timed out after ${this.#ms} ms` : `${this.#what} within ${this.#ms} ms`;
+    this.#expire(socketError("ETIMEDOUT", this.phase, this.#url, text));
   }
 
   #abortError(): SocketError {
@@ -63,13 +111,20 @@ export class Deadline implements Expiring {
   #expire(err: SocketError): void {
     if (this.#expired) return;
     this.#expired = err;
-    unschedule(this);
+    this.#stopTimer();
     const first = this.#listener;
     const more = this.#moreListeners;
     this.#listener = null;
     this.#moreListeners = null;
     first?.(err);
     if (more !== null) for (const fn of more) fn(err);
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    } else unschedule(this);
   }
 
   /** Milliseconds left (Infinity without a timeout). */
@@ -119,11 +174,62 @@ export class Deadline implements Expiring {
     });
   }
 
-  /** Stops the timer and forgets the signal. */
+  /** Stops the timer and forgets the signal and the listeners. */
   clear(): void {
-    unschedule(this);
-    if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
+    this.#stopTimer();
+    if (this.#onAbort !== undefined) {
+      this.#signal!.removeEventListener("abort", this.#onAbort);
+      this.#onAbort = undefined;
+    }
     this.#listener = null;
     this.#moreListeners = null;
+  }
+}
+
+/**
+ * The deadline of one waiting call: its own `timeout` (else `fallback`, the handle's default)
+ * and `signal`; `null` when neither limits it (the call waits as long as it must, at no cost).
+ * Throws ERR_INVALID_OPTION for bad options, before the call does anything.
+ *
+ * @example
+ * ```ts
+ * const deadline = callDeadline(options, this.readTimeout, this.url, "read", "no data arrived");
+ * deadline?.onExpire((err) => reject(err));
+ * ```
+ */
+export function callDeadline(
+  options: CallOptions | undefined,
+  fallback: number,
+  url: string | undefined,
+  phase: Phase,
+  what: string,
+): Deadline | null {
+  let ms = fallback;
+  let signal: AbortSignal | undefined;
+  if (options !== undefined) {
+    checkCallOptions(options, url, phase);
+    if (options.timeout !== undefined) ms = options.timeout;
+    signal = options.signal;
+  }
+  return ms > 0 || signal !== undefined ? new Deadline(ms, signal, url, phase, what) : null;
+}
+
+/**
+ * Checks the `{ timeout, signal }` of a waiting call; throws ERR_INVALID_OPTION naming the target.
+ *
+ * @example
+ * ```ts
+ * checkCallOptions({ timeout: -1 }, "tcp://127.0.0.1:80", "read"); // throws
+ * ```
+ */
+export function checkCallOptions(options: unknown, url: string | undefined, phase: Phase): asserts options is CallOptions {
+  if (options === null || typeof options !== "object") {
+    throw socketError("ERR_INVALID_OPTION", phase, url, `call options must be an object like { timeout, signal }, got ${String(options)}`);
+  }
+  const o = options as CallOptions;
+  const problem = o.timeout === undefined ? null : timeoutProblem(o.timeout, "timeout");
+  if (problem !== null) throw socketError("ERR_INVALID_OPTION", phase, url, problem);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw socketError("ERR_INVALID_OPTION", phase, url, "signal must be an AbortSignal");
   }
 }

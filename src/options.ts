@@ -111,10 +111,24 @@ function invalid(text: string) {
  * ```
  */
 export function validateTimeout(value: unknown, name: string): number {
+  const problem = timeoutProblem(value, name);
+  if (problem !== null) throw invalid(problem);
+  return value as number;
+}
+
+/**
+ * What is wrong with a timeout value, or null when it is a valid number of milliseconds.
+ *
+ * @example
+ * ```ts
+ * timeoutProblem(-1, "timeout"); // "timeout must be a number of milliseconds from 0 to 2147483647, got -1"
+ * ```
+ */
+export function timeoutProblem(value: unknown, name: string): string | null {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 2 ** 31 - 1) {
-    throw invalid(`${name} must be a number of milliseconds from 0 to 2147483647, got ${show(value)}`);
+    return `${name} must be a number of milliseconds from 0 to 2147483647, got ${show(value)}`;
   }
-  return value;
+  return null;
 }
 
 function checkBoolean(o: Record<string, unknown>, key: string): void {
