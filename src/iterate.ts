@@ -3,7 +3,15 @@
  */
 import { SocketError } from "./errors.js";
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+/**
+ * The one finished-iteration result every iterator here returns (frozen, shared).
+ *
+ * @example
+ * ```ts
+ * return: () => Promise.resolve(DONE),
+ * ```
+ */
+export const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /**
  * An iterator that yields what `next()` resolves with and ends when it rejects with
