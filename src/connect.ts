@@ -5,7 +5,7 @@
 import net from "node:net";
 import { isIP } from "node:net";
 import {
-  formatAddress, isDatagramTransport, isTlsTransport, parseAddress,
+  formatAddress, isTlsTransport, parseAddress,
   type Address, type InetAddress,
 } from "./address.js";
 import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
@@ -109,7 +109,10 @@ function planConnect(target: string | Address, options: ConnectOptions | undefin
 function streamInit(plan: ConnectPlan): SocketInit {
   const { address, url, opts } = plan;
   const host = "path" in address ? "localhost" : address.host;
-  return { transport: address.transport, url, readTimeout: opts.readTimeout, highWaterMark: opts.highWaterMark, host };
+  return {
+    transport: address.transport, url, readTimeout: opts.readTimeout, writeTimeout: opts.writeTimeout,
+    highWaterMark: opts.highWaterMark, host,
+  };
 }
 
 /** Every other connect: resolve, race, handshake or negotiate, as the plan asks, inside `deadline`. */
@@ -323,8 +326,7 @@ function dialTcp(
     if (err instanceof SocketError) {
       // The deadline passed: keep what the attempts so far learned.
       if (race.failures.length === 0) throw err;
-      throw socketError(err.code, err.phase, url, err.message.replace(/^.*?: /, "").replace(/ \([A-Z_]+\)$/, ""),
-        { cause: attemptErrors(race.failures) });
+      throw socketError(err.code, err.phase, url, err.detail, { cause: attemptErrors(race.failures) });
     }
     throw combineFailures(err as AttemptFailure[], url);
   });
@@ -372,4 +374,3 @@ function combineFailures(failures: AttemptFailure[], url: string): SocketError {
   );
 }
 
-export { isDatagramTransport };

@@ -204,13 +204,29 @@ export function callDeadline(
   phase: Phase,
   what: string,
 ): Deadline | null {
-  let ms = fallback;
-  let signal: AbortSignal | undefined;
-  if (options !== undefined) {
-    checkCallOptions(options, url, phase);
-    if (options.timeout !== undefined) ms = options.timeout;
-    signal = options.signal;
-  }
+  if (options !== undefined) checkCallOptions(options, url, phase);
+  return checkedCallDeadline(options, fallback, url, phase, what);
+}
+
+/**
+ * `callDeadline()` for options that `checkCallOptions()` has already passed.
+ *
+ * @example
+ * ```ts
+ * checkCallOptions(options, url, "read");
+ * // … answer at once from the buffer if possible, else:
+ * const deadline = checkedCallDeadline(options, readTimeout, url, "read", "no data arrived");
+ * ```
+ */
+export function checkedCallDeadline(
+  options: CallOptions | undefined,
+  fallback: number,
+  url: string | undefined,
+  phase: Phase,
+  what: string,
+): Deadline | null {
+  const ms = options?.timeout ?? fallback;
+  const signal = options?.signal;
   return ms > 0 || signal !== undefined ? new Deadline(ms, signal, url, phase, what) : null;
 }
 

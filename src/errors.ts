@@ -54,6 +54,8 @@ export interface SocketErrorInit {
   errno?: number | undefined;
   /** A finer reason, e.g. `CERT_HAS_EXPIRED` for `ERR_TLS_CERT`. */
   reason?: string | undefined;
+  /** What went wrong, in words: the message without its phase, target and code. */
+  detail?: string | undefined;
   cause?: unknown;
 }
 
@@ -78,6 +80,8 @@ export class SocketError extends Error {
   readonly address: string | undefined;
   readonly errno: number | undefined;
   readonly reason: string | undefined;
+  /** What went wrong, in words: the message without its phase, target and code. */
+  readonly detail: string;
 
   constructor(message: string, init: SocketErrorInit) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -86,7 +90,22 @@ export class SocketError extends Error {
     this.address = init.address;
     this.errno = init.errno;
     this.reason = init.reason;
+    this.detail = init.detail ?? message;
   }
+}
+
+/**
+ * The same failure reported for another phase (a reset during a STARTTLS dialogue is a
+ * failure of the starttls step): a new SocketError built from the fields, the original as cause.
+ *
+ * @example
+ * ```ts
+ * throw inPhase(err, "starttls"); // "starttls tcp://127.0.0.1:25: connection reset by peer (ECONNRESET)"
+ * ```
+ */
+export function inPhase(err: SocketError, phase: Phase): SocketError {
+  if (err.phase === phase) return err;
+  return socketError(err.code, phase, err.address, err.detail, { errno: err.errno, reason: err.reason, cause: err });
 }
 
 /** Human wording for the OS codes sockets commonly meet. */
@@ -148,6 +167,7 @@ export function toSocketError(err: unknown, phase: Phase, address?: string): Soc
     phase,
     address,
     errno,
+    detail: what,
     cause: err,
   });
 }
@@ -175,6 +195,7 @@ export function socketError(
     phase,
     address,
     errno,
+    detail: text,
   });
 }
 

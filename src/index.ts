@@ -26,4 +26,4 @@ export { negotiateStartTls } from "./starttls/index.js";
 export {
   STARTTLS_PROTOCOLS, type StartTlsProtocol, type StartTlsNegotiationOptions, type StartTlsResult,
 } from "./starttls/types.js";
-export type { TranscriptEntry } from "./starttls/dialogue.js";
+export type { TranscriptEntry } from "./starttls/types.js";

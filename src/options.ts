@@ -44,8 +44,10 @@ export interface ConnectOptions {
   lookup?: Lookup;
   /** Happy Eyeballs: ms between starting attempts to successive addresses (RFC 8305; default 250). */
   attemptDelay?: number;
-  /** Read deadline in ms for each read on the socket (0 = none). */
+  /** Default deadline in ms of each read on the socket (0 = none); a call's own `timeout` overrides it. */
   readTimeout?: number;
+  /** Default deadline in ms of each write, flush and close on the socket (0 = none; close: 10 s); a call's own `timeout` overrides it. */
+  writeTimeout?: number;
   /** Bytes read ahead before the socket pauses (default 64 KiB). */
   highWaterMark?: number;
   /** UDP: allow sending to broadcast addresses. */
@@ -75,7 +77,10 @@ export interface ListenOptions {
   /** Options given to every accepted socket. */
   noDelay?: boolean;
   keepAlive?: boolean | number;
+  /** Default read deadline of accepted sockets (and of `receive()` on a datagram socket). */
   readTimeout?: number;
+  /** Default write deadline of accepted sockets. */
+  writeTimeout?: number;
   highWaterMark?: number;
   /** Accepted sockets waiting for `accept()` before the listener stops taking more (default 128). */
   acceptQueue?: number;
@@ -91,11 +96,11 @@ const NO_CONNECT_OPTIONS: ConnectOptions = Object.freeze({});
 
 const CONNECT_KEYS = new Set<string>([
   "timeout", "signal", "bindTo", "noDelay", "keepAlive", "family", "lookup", "attemptDelay",
-  "readTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls", "startTls",
+  "readTimeout", "writeTimeout", "highWaterMark", "broadcast", "reuseAddr", "ipv6Only", "tls", "startTls",
 ]);
 const LISTEN_KEYS = new Set<string>([
   "backlog", "reusePort", "ipv6Only", "reuseAddr", "broadcast", "noDelay", "keepAlive",
-  "readTimeout", "highWaterMark", "acceptQueue", "receiveQueue", "signal", "tls",
+  "readTimeout", "writeTimeout", "highWaterMark", "acceptQueue", "receiveQueue", "signal", "tls",
 ]);
 
 function invalid(text: string) {
@@ -181,6 +186,7 @@ export function validateConnectOptions(options: unknown): ConnectOptions {
   const o = checkObject(options, "connect", CONNECT_KEYS);
   if (o.timeout !== undefined) validateTimeout(o.timeout, "timeout");
   if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout");
+  if (o.writeTimeout !== undefined) validateTimeout(o.writeTimeout, "writeTimeout");
   if (o.attemptDelay !== undefined) validateTimeout(o.attemptDelay, "attemptDelay");
   checkSignal(o);
   for (const key of ["noDelay", "broadcast", "reuseAddr", "ipv6Only"]) checkBoolean(o, key);
@@ -216,6 +222,7 @@ export function validateListenOptions(options: unknown): ListenOptions {
   checkPositiveInt(o, "acceptQueue");
   checkPositiveInt(o, "receiveQueue");
   if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout");
+  if (o.writeTimeout !== undefined) validateTimeout(o.writeTimeout, "writeTimeout");
   return o as ListenOptions;
 }
 

@@ -15,8 +15,12 @@ const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
 
-/** Default `maxLength` of `readLine` and `readUntil`: 64 KiB. */
-export const DEFAULT_MAX_LINE = 64 * 1024;
+/**
+ * The one default line limit: `maxLength` of `readLine` and `readUntil`, and `maxLineLength` of
+ * the STARTTLS dialogues: 8 KiB, room for any line a text protocol allows, little for a peer
+ * that never sends a line end.
+ */
+export const DEFAULT_MAX_LINE = 8 * 1024;
 
 /**
  * A FIFO of received chunks with delimiter search that never rescans bytes.
@@ -41,17 +45,17 @@ export class Reader {
   /** Bytes known to hold no delimiter, for the delimiter cached in `#scanFor`. */
   #scanned = 0;
   #scanFor: Buffer | number | null = null;
-  readonly #label: string | (() => string) | { readonly url: string } | undefined;
+  readonly #label: string | { readonly url: string } | undefined;
 
   /** @param label the target URL, named in error messages, or what knows it (read only for an error) */
-  constructor(label?: string | (() => string) | { readonly url: string }) {
+  constructor(label?: string | { readonly url: string }) {
     this.#label = label;
   }
 
   /** The label for error messages (worked out only when an error is made). */
   #where(): string | undefined {
     const label = this.#label;
-    return typeof label === "function" ? label() : typeof label === "object" ? label.url : label;
+    return typeof label === "object" ? label.url : label;
   }
 
   /** Bytes buffered and not yet read. */
@@ -103,17 +107,38 @@ export class Reader {
     return this.#splice(Math.min(max, this.#length));
   }
 
-  /** Exactly `n` bytes, `undefined` until they are buffered; at end of stream, ERR_UNEXPECTED_EOF. */
-  takeExactly(n: number): Buffer | undefined {
+  /**
+   * Exactly `n` bytes, `undefined` until they are buffered. At end of stream: `null` when no
+   * byte of the frame had arrived (a clean end between frames, Go's io.EOF), ERR_UNEXPECTED_EOF
+   * when some had (a cut frame, Go's ErrUnexpectedEOF).
+   */
+  takeExactly(n: number): Buffer | null | undefined {
     if (!(Number.isInteger(n) && n >= 0)) {
       throw this.#invalid("takeExactly(n): n must be a non-negative integer");
     }
     if (this.#length >= n) return n === 0 ? EMPTY : this.#splice(n);
     if (this.#ended) {
+      if (this.#length === 0) return null;
       throw socketError("ERR_UNEXPECTED_EOF", "read", this.#where(),
         `stream ended after ${this.#length} of ${n} bytes`);
     }
     return undefined;
+  }
+
+  /**
+   * Copies up to `target.length` buffered bytes into `target` and returns how many; `undefined`
+   * when nothing is buffered, `null` when nothing is buffered at end of stream.
+   */
+  takeInto(target: Uint8Array): number | null | undefined {
+    if (!(target instanceof Uint8Array) || target.length === 0) {
+      throw this.#invalid("readInto(buffer): buffer must be a non-empty Uint8Array");
+    }
+    if (this.#length === 0) return this.#ended ? null : undefined;
+    const n = Math.min(target.length, this.#length);
+    this.#copyOut(target, n);
+    this.#length -= n;
+    this.#consumed(n);
+    return n;
   }
 
   /**
@@ -303,19 +328,24 @@ export class Reader {
       else this.#head += n;
     } else {
       out = Buffer.allocUnsafe(n);
-      let copied = 0;
-      while (copied < n) {
-        const chunk = this.#chunks[this.#first]!;
-        const size = Math.min(chunk.length - this.#head, n - copied);
-        chunk.copy(out, copied, this.#head, this.#head + size);
-        copied += size;
-        if (this.#head + size === chunk.length) this.#dropFirst();
-        else this.#head += size;
-      }
+      this.#copyOut(out, n);
     }
     this.#length -= n;
     this.#consumed(n);
     return out;
+  }
+
+  /** Moves the first `n` buffered bytes into `out` (the caller updates the length). */
+  #copyOut(out: Uint8Array, n: number): void {
+    let copied = 0;
+    while (copied < n) {
+      const chunk = this.#chunks[this.#first]!;
+      const size = Math.min(chunk.length - this.#head, n - copied);
+      chunk.copy(out, copied, this.#head, this.#head + size);
+      copied += size;
+      if (this.#head + size === chunk.length) this.#dropFirst();
+      else this.#head += size;
+    }
   }
 
   /**

@@ -110,7 +110,8 @@ export class Server implements AsyncIterable<Socket> {
         }
       }
       const socket = new Socket(raw, {
-        transport, url: peerUrl, readTimeout: options.readTimeout, highWaterMark: options.highWaterMark, tls: session,
+        transport, url: peerUrl, readTimeout: options.readTimeout, writeTimeout: options.writeTimeout,
+        highWaterMark: options.highWaterMark, tls: session,
       });
       this.#offer(socket);
     });

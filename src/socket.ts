@@ -1,16 +1,20 @@
 /**
  * Socket: a byte stream over TCP, unix or TLS, with one read buffer shared by every
- * kind of read, promise-based writes with backpressure, and a lifecycle that never
- * leaves an error unhandled.
+ * kind of read, promise-based writes with backpressure, a deadline on every call that
+ * waits, and a lifecycle that never leaves an error unhandled.
  */
 import type { Duplex } from "node:stream";
 import { hostOfUrl, type Transport } from "./address.js";
+import { checkCallOptions, checkedCallDeadline, type CallOptions, type Deadline } from "./deadline.js";
 import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
+import { DONE } from "./iterate.js";
+import { ALL, attempt, EXACTLY, INTO, LINE, ReadQueue, SOME, UNTIL, type ReadKind } from "./read-queue.js";
 import { DEFAULT_MAX_LINE, Reader } from "./reader.js";
 import { validateTimeout } from "./options.js";
-import { clientHandshake, prepareClient, prepareServer, serverHandshake, type TlsSession } from "./tls.js";
+import type { TlsSession } from "./tls.js";
 import { tlsInfoOf, type TlsInfo } from "./tls-info.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
+import { prepareUpgrade } from "./tls-upgrade.js";
 
 /** One end of a connection. For unix sockets `host` is the path and `port` is 0. */
 export interface Endpoint {
@@ -19,18 +23,19 @@ export interface Endpoint {
   family: "IPv4" | "IPv6" | "unix";
 }
 
-/** Options of `readLine` and `readUntil`. */
-export interface ReadLineOptions {
-  /** Longest record accepted, in bytes, without its terminator (default 64 KiB). */
+/** Options of `readLine` and `readUntil`: a length limit, and the call's deadline. */
+export interface ReadLineOptions extends CallOptions {
+  /** Longest record accepted, in bytes, without its terminator (default 8 KiB, `DEFAULT_MAX_LINE`). */
   maxLength?: number;
 }
 
 /** How a Socket is made from a connected Node stream (internal). */
 export interface SocketInit {
   transport: Transport;
-  /** The URL, or a function that works it out when first asked (accepted sockets). */
+  /** The URL, or a function that works it out when first asked. */
   url: string | (() => string);
   readTimeout?: number | undefined;
+  writeTimeout?: number | undefined;
   /** Bytes read ahead before the socket is paused (default 64 KiB). */
   highWaterMark?: number | undefined;
   /** The finished handshake, for sockets that start out encrypted. */
@@ -39,25 +44,14 @@ export interface SocketInit {
   host?: string | undefined;
 }
 
-/** Options of `startTls()`: TLS options, plus which side this end plays. */
-export interface StartTlsOptions extends TlsOptions {
+/** Options of `startTls()`: TLS options, which side this end plays, and the call's deadline. */
+export interface StartTlsOptions extends TlsOptions, CallOptions {
   /** Play the server side of the handshake (needs `cert` and `key`). Default: client. */
   server?: boolean;
 }
 
-/** What a read takes from the Reader: `take(n)`, `takeExactly(n)`, `takeLine(n)` or `takeUntil(needle, n)`. */
-const SOME = 0, EXACTLY = 1, LINE = 2, UNTIL = 3;
-type ReadKind = typeof SOME | typeof EXACTLY | typeof LINE | typeof UNTIL;
-
-/** A read that waits for bytes: what it takes, plain data rather than a closure per call. */
-interface PendingRead {
-  kind: ReadKind;
-  n: number;
-  needle: Buffer | null;
-  resolve: (value: never) => void;
-  reject: (err: SocketError) => void;
-  timer: NodeJS.Timeout | undefined;
-}
+/** What `write()` takes: bytes, a string (UTF-8), or several of them sent together. */
+export type WriteData = string | Uint8Array | ReadonlyArray<string | Uint8Array>;
 
 interface PendingWrite {
   resolve: () => void;
@@ -67,10 +61,12 @@ interface PendingWrite {
 type NetLike = Duplex & {
   remoteAddress?: string | undefined;
   remotePort?: number | undefined;
-  remoteFamily?: string | undefined;
   localAddress?: string | undefined;
   localPort?: number | undefined;
-  address?: () => unknown;
+  ref?: () => unknown;
+  unref?: () => unknown;
+  cork(): void;
+  uncork(): void;
 };
 
 /** On a stream a Socket listens to: that Socket. */
@@ -79,10 +75,11 @@ type Owned = Duplex & { [OWNER]?: Socket };
 
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
-/** How long close() waits for queued bytes to reach the kernel before it drops them. */
+/** How long close() waits for queued bytes to reach the kernel when no write deadline is set. */
 const CLOSE_FLUSH_GRACE = 10_000;
+/** How long startTls() waits for the handshake when no deadline is given. */
+const DEFAULT_HANDSHAKE_TIMEOUT = 60_000;
 
 const ignore = (): void => {};
 
@@ -98,29 +95,35 @@ function handled<T>(promise: Promise<T>): Promise<T> {
 /**
  * A connected byte stream. Reads of every kind share one buffer, so `readLine`,
  * `readExactly`, `readUntil`, `read` and `for await` can be mixed without losing a byte.
+ * Every call that waits takes a last `{ timeout, signal }`.
  *
  * @example
  * ```ts
  * import { connect } from "sockurl";
  * const socket = await connect("tcp://127.0.0.1:25");
- * const greeting = await socket.readLine();
+ * const greeting = await socket.readLine({ timeout: 5000 });
  * await socket.write("QUIT\r\n");
  * await socket.close();
  * ```
  */
-export class Socket implements AsyncIterable<Buffer> {
+export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
   /** The transport this socket was made with (`tcp`, `unix`, `tls`, …). */
   readonly transport: Transport;
   #url: string | (() => string);
+  /** The peer's and this end's addresses, taken once the socket is made. */
+  readonly #remote: Endpoint;
+  readonly #local: Endpoint;
 
   #stream: NetLike;
   #reader: Reader;
-  #reads: PendingRead[] = [];
+  #reads: ReadQueue;
   #writes: PendingWrite[] = [];
   #flushes: PendingWrite[] = [];
   #highWaterMark: number;
   #readTimeout: number;
+  #writeTimeout: number;
   #paused = false;
+  #refed = true;
   /** The error that ended the stream, raw; wrapped per phase when reported. */
   #failure: unknown = null;
   /** Set by close()/destroy(): reads and writes are refused from then on. */
@@ -140,10 +143,14 @@ export class Socket implements AsyncIterable<Buffer> {
     this.#url = init.url;
     this.#stream = stream as NetLike;
     this.#reader = new Reader(this);
+    this.#reads = new ReadQueue(this.#reader);
     this.#highWaterMark = init.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#readTimeout = init.readTimeout ?? 0;
+    this.#writeTimeout = init.writeTimeout ?? 0;
     this.#tls = init.tls ?? null;
     this.#host = init.host;
+    this.#remote = endpointOf(this.#stream, "remote", init.url);
+    this.#local = endpointOf(this.#stream, "local", init.url);
     this.#attach(stream);
   }
 
@@ -233,14 +240,14 @@ export class Socket implements AsyncIterable<Buffer> {
     return this.#url;
   }
 
-  /** The peer's address. */
+  /** The peer's address, as it was when the connection was made (still true after close). */
   get remote(): Endpoint {
-    return endpointOf(this.#stream, "remote", this.url);
+    return this.#remote;
   }
 
-  /** This end's address. */
+  /** This end's address, as it was when the connection was made (still true after close). */
   get local(): Endpoint {
-    return endpointOf(this.#stream, "local", this.url);
+    return this.#local;
   }
 
   /** True when the bytes travel over TLS. */
@@ -259,67 +266,59 @@ export class Socket implements AsyncIterable<Buffer> {
    * encrypted and `stream` becomes the TLS stream. Client side by default; `{ server: true,
    * cert, key }` for the server side. Refuses with ERR_STARTTLS_PENDING_DATA when any
    * plaintext byte is buffered unread (the command-injection class, CVE-2011-0411), and
-   * ERR_TLS_ALREADY_ACTIVE on an encrypted socket. A failed handshake destroys the socket:
-   * there is never a plaintext fallback.
+   * ERR_TLS_ALREADY_ACTIVE on an encrypted socket. The handshake must finish within
+   * `timeout` (default: the TLS option `handshakeTimeout`, else 60 s; ETIMEDOUT, phase tls).
+   * A failed, timed-out or aborted handshake destroys the socket: there is never a plaintext
+   * fallback.
    *
    * @example
    * ```ts
    * await socket.write("STARTTLS\r\n");
-   * if ((await socket.readLine())?.startsWith("220")) await socket.startTls({ ca });
+   * if ((await socket.readLine())?.startsWith("220")) await socket.startTls({ ca, timeout: 10_000 });
    * ```
    */
   async startTls(options: StartTlsOptions = {}): Promise<void> {
-    const { server = false, ...rest } = options ?? {};
+    const { server = false, timeout, signal, ...rest } = options ?? {};
+    const url = this.url;
+    const call = { timeout, signal };
+    checkCallOptions(call, url, "tls");
     const tlsOptions = validateTlsOptions(rest);
     if (this.#tls !== null || this.#upgrading) {
-      throw socketError("ERR_TLS_ALREADY_ACTIVE", "starttls", this.url, "TLS is already active on this socket");
+      throw socketError("ERR_TLS_ALREADY_ACTIVE", "starttls", url, "TLS is already active on this socket");
     }
     const refused = this.#refusal("read") ?? (this.#streamClosed ? this.#closedError("read", "the connection closed") : null);
     if (refused) throw refused;
     if (this.#reader.ended) {
       // The peer's close was already consumed: a handshake could only wait for its deadline.
-      throw socketError("ERR_UNEXPECTED_EOF", "starttls", this.url, "the peer closed the connection before the TLS handshake");
+      throw socketError("ERR_UNEXPECTED_EOF", "starttls", url, "the peer closed the connection before the TLS handshake");
     }
     if (this.#reads.length > 0) {
-      throw socketError("ERR_INVALID_OPTION", "starttls", this.url, "startTls() while a read is pending; await the read first");
+      throw socketError("ERR_INVALID_OPTION", "starttls", url, "startTls() while a read is pending; await the read first");
     }
     // A server may already hold the client's ClientHello (MySQL clients send it right behind
     // their SSL request): TLS records are the handshake itself, not injected plaintext.
     const handshakeAhead = server && this.#reader.length > 0 && this.#startsWithTlsHandshake();
     if (this.hasBufferedInput && !handshakeAhead) {
-      throw socketError("ERR_STARTTLS_PENDING_DATA", "starttls", this.url,
+      throw socketError("ERR_STARTTLS_PENDING_DATA", "starttls", url,
         `${this.#reader.length + this.#stream.readableLength} plaintext bytes arrived before the TLS handshake and would be treated as encrypted data (CVE-2011-0411); refusing to upgrade`);
     }
-    const url = this.url;
-    const target = { host: tlsOptions.peerName ?? this.#host ?? hostOfUrl(url), transport: "tls", url };
     // Bad options fail here, with the plaintext socket untouched.
-    const prepared = server ? prepareServer(tlsOptions, this.transport, url) : prepareClient(tlsOptions, target);
+    const upgrade = prepareUpgrade(server, tlsOptions, this.transport, url, this.#host ?? hostOfUrl(url));
+    const deadline = checkedCallDeadline(call, tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, url, "tls",
+      "the TLS handshake did not finish");
     const plain = this.#stream;
     this.#upgrading = true;
     this.#detach(plain);
     plain.pause();
     if (handshakeAhead) plain.unshift(this.#reader.takeExactly(this.#reader.length)!);
     // Errors on the plain stream during the handshake surface through the TLS stream.
-    const swallow = () => {};
-    plain.on("error", swallow);
-    const timeout = tlsOptions.handshakeTimeout ?? 60_000;
+    plain.on("error", ignore);
     try {
-      const handshake = server
-        ? serverHandshake(plain, tlsOptions, this.transport, url, timeout, prepared as ReturnType<typeof prepareServer>)
-        : clientHandshake(plain, tlsOptions, target, prepared as ReturnType<typeof prepareClient>);
-      let timer: NodeJS.Timeout | undefined;
-      const session = await (server ? handshake.promise : Promise.race([
-        handshake.promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            handshake.cancel();
-            reject(socketError("ETIMEDOUT", "tls", url, `the TLS handshake did not finish within ${timeout} ms`));
-          }, timeout);
-        }),
-      ]).finally(() => clearTimeout(timer)));
+      const session = await upgrade.run(plain, deadline);
       this.#tls = session;
       this.#stream = session.stream as unknown as NetLike;
       this.#attach(session.stream);
+      if (!this.#refed) this.#stream.unref?.();
       this.#paused = false;
       if (this.#reader.length >= this.#highWaterMark) {
         this.#paused = true;
@@ -330,8 +329,9 @@ export class Socket implements AsyncIterable<Buffer> {
       this.#failure = err;
       plain.destroy();
       this.#onClose();
-      throw err instanceof SocketError ? err : toSocketError(err, "tls", url);
+      throw toSocketError(err, "tls", url);
     } finally {
+      deadline?.clear();
       this.#upgrading = false;
     }
   }
@@ -375,16 +375,29 @@ export class Socket implements AsyncIterable<Buffer> {
     stream.pause();
     this.#paused = true;
     process.nextTick(() => stream.resume());
-    this.#failReads(this.#closedError("read", "the socket was handed over through .stream"));
+    this.#reads.failAll(this.#closedError("read", "the socket was handed over through .stream"));
   }
 
-  /** Milliseconds a read may wait for data before it rejects with ETIMEDOUT; 0 waits forever. */
+  /** Milliseconds a read may wait for data before it rejects with ETIMEDOUT; 0 waits forever. A call's own `timeout` overrides it. */
   get readTimeout(): number {
     return this.#readTimeout;
   }
 
   set readTimeout(ms: number) {
     this.#readTimeout = validateTimeout(ms, "readTimeout");
+  }
+
+  /**
+   * Milliseconds `write()`, `flush()` and `closeWrite()` may wait for the peer to take the bytes
+   * before they reject with ETIMEDOUT, and `close()` waits before it drops them; 0 waits
+   * forever (close(): 10 s). A call's own `timeout` overrides it.
+   */
+  get writeTimeout(): number {
+    return this.#writeTimeout;
+  }
+
+  set writeTimeout(ms: number) {
+    this.#writeTimeout = validateTimeout(ms, "writeTimeout");
   }
 
   // ---------------------------------------------------------------- reads
@@ -394,45 +407,65 @@ export class Socket implements AsyncIterable<Buffer> {
    *
    * @example
    * ```ts
-   * const chunk = await socket.read(4096);
+   * const chunk = await socket.read(4096, { timeout: 5000 });
    * ```
    */
-  read(max?: number): Promise<Buffer | null> {
+  read(max?: number, options?: CallOptions): Promise<Buffer | null> {
     if (max !== undefined && !(Number.isInteger(max) && max > 0)) {
       return Promise.reject(this.#optionError("read(max): max must be a positive integer"));
     }
-    return this.#read(SOME, max ?? Infinity, null);
+    return this.#read(SOME, max ?? Infinity, null, options);
   }
 
   /**
-   * Exactly `n` bytes; ERR_UNEXPECTED_EOF when the stream ends first (the bytes stay buffered).
+   * Exactly `n` bytes. `null` when the stream ends cleanly before the first byte of them (the
+   * end between two frames, Go's io.EOF); ERR_UNEXPECTED_EOF when it ends inside them (the
+   * bytes stay buffered).
    *
    * @example
    * ```ts
-   * const header = await socket.readExactly(4);
-   * const body = await socket.readExactly(header.readUInt32BE(0));
+   * for (let header; (header = await socket.readExactly(4)) !== null; ) {
+   *   const body = await socket.readExactly(header.readUInt32BE(0));
+   * }
    * ```
    */
-  readExactly(n: number): Promise<Buffer> {
+  readExactly(n: number, options?: CallOptions): Promise<Buffer | null> {
     if (!(Number.isInteger(n) && n >= 0)) {
       return Promise.reject(this.#optionError("readExactly(n): n must be a non-negative integer"));
     }
-    return this.#read(EXACTLY, n, null);
+    return this.#read(EXACTLY, n, null, options);
+  }
+
+  /**
+   * Reads into the caller's buffer: resolves with the number of bytes copied (at least 1, at
+   * most `buffer.length`), or `null` at end of stream.
+   *
+   * @example
+   * ```ts
+   * const buffer = new Uint8Array(16 * 1024);
+   * for (let n; (n = await socket.readInto(buffer)) !== null; ) sink(buffer.subarray(0, n));
+   * ```
+   */
+  readInto(buffer: Uint8Array, options?: CallOptions): Promise<number | null> {
+    if (!(buffer instanceof Uint8Array) || buffer.length === 0) {
+      return Promise.reject(this.#optionError("readInto(buffer): buffer must be a non-empty Uint8Array"));
+    }
+    return this.#read(INTO, 0, buffer, options);
   }
 
   /**
    * The next line without its LF or CRLF (UTF-8), the unterminated tail at end of stream,
-   * then `null`. Fails with ERR_LINE_TOO_LONG past `maxLength` (default 64 KiB).
+   * then `null`. Fails with ERR_LINE_TOO_LONG past `maxLength` (default 8 KiB).
    *
    * @example
    * ```ts
-   * for (let line; (line = await socket.readLine()) !== null; ) console.log(line);
+   * for (let line; (line = await socket.readLine({ timeout: 30_000 })) !== null; ) console.log(line);
    * ```
    */
   readLine(options?: ReadLineOptions): Promise<string | null> {
     const max = this.#maxLength(options);
     if (max instanceof SocketError) return Promise.reject(max);
-    return this.#read(LINE, max, null);
+    return this.#read(LINE, max, null, options);
   }
 
   /**
@@ -441,7 +474,7 @@ export class Socket implements AsyncIterable<Buffer> {
    *
    * @example
    * ```ts
-   * const record = await socket.readUntil("\0");
+   * const record = await socket.readUntil("\0", { maxLength: 1024 });
    * ```
    */
   readUntil(delimiter: string | Uint8Array, options?: ReadLineOptions): Promise<Buffer | null> {
@@ -449,7 +482,21 @@ export class Socket implements AsyncIterable<Buffer> {
     if (max instanceof SocketError) return Promise.reject(max);
     const needle = typeof delimiter === "string" || !Buffer.isBuffer(delimiter) ? Buffer.from(delimiter) : delimiter;
     if (needle.length === 0) return Promise.reject(this.#optionError("readUntil: the delimiter must not be empty"));
-    return this.#read(UNTIL, max, needle);
+    return this.#read(UNTIL, max, needle, options);
+  }
+
+  /**
+   * Everything until end of stream, in one Buffer. The `timeout` covers the whole call; when it
+   * passes, nothing is consumed.
+   *
+   * @example
+   * ```ts
+   * await socket.closeWrite();
+   * const reply = await socket.readAll({ timeout: 10_000 });
+   * ```
+   */
+  readAll(options?: CallOptions): Promise<Buffer> {
+    return this.#read(ALL, 0, null, options);
   }
 
   /**
@@ -479,74 +526,37 @@ export class Socket implements AsyncIterable<Buffer> {
     return this.#reader.length > 0 || this.#stream.readableLength > 0;
   }
 
-  /** One attempt at a read from the buffer: a value, or undefined while more bytes are needed. */
-  #attempt(kind: ReadKind, n: number, needle: Buffer | null): unknown {
-    const reader = this.#reader;
-    switch (kind) {
-      case SOME: return reader.take(n);
-      case EXACTLY: return reader.takeExactly(n);
-      case LINE: return reader.takeLine(n);
-      case UNTIL: return reader.takeUntil(needle!, n);
+  #read<T>(kind: ReadKind, n: number, arg: Uint8Array | null, options: CallOptions | undefined): Promise<T> {
+    try {
+      if (options !== undefined) {
+        checkCallOptions(options, this.url, "read");
+        // An aborted call takes nothing, even what is already buffered.
+        if (options.signal?.aborted) return Promise.reject(this.#abortError("read", options.signal));
+      }
+      if (this.#reads.length === 0) {
+        const refused = this.#refusal("read");
+        if (refused) return Promise.reject(refused);
+        const value = attempt(this.#reader, kind, n, arg) as T | undefined;
+        if (value !== undefined) {
+          if (this.#paused && this.#reader.length < this.#highWaterMark) this.#resume();
+          return Promise.resolve(value);
+        }
+        if (this.#failure !== null) return Promise.reject(toSocketError(this.#failure, "read", this.url));
+      }
+    } catch (err) {
+      return Promise.reject(err);
     }
+    const deadline = options === undefined && this.#readTimeout === 0 ? null
+      : checkedCallDeadline(options, this.#readTimeout, this.url, "read", "no data arrived");
+    const waiting = this.#reads.wait<T>(kind, n, arg, deadline);
+    if (this.#paused) this.#resume();
+    return waiting;
   }
 
-  #read<T>(kind: ReadKind, n: number, needle: Buffer | null): Promise<T> {
-    if (this.#reads.length === 0) {
-      const refused = this.#refusal("read");
-      if (refused) return Promise.reject(refused);
-      let value: T | undefined;
-      try {
-        value = this.#attempt(kind, n, needle) as T | undefined;
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      if (value !== undefined) {
-        if (this.#paused && this.#reader.length < this.#highWaterMark) this.#resume();
-        return Promise.resolve(value);
-      }
-      if (this.#failure !== null) return Promise.reject(toSocketError(this.#failure, "read", this.url));
-    }
-    return new Promise<T>((resolve, reject) => {
-      const op: PendingRead = { kind, n, needle, resolve: resolve as (v: never) => void, reject, timer: undefined };
-      if (this.#readTimeout > 0) {
-        const ms = this.#readTimeout;
-        op.timer = setTimeout(() => {
-          const i = this.#reads.indexOf(op);
-          if (i !== -1) this.#reads.splice(i, 1);
-          reject(socketError("ETIMEDOUT", "read", this.url, `no data within readTimeout ${ms} ms`));
-        }, ms);
-      }
-      this.#reads.push(op);
-      if (this.#paused) this.#resume();
-    });
-  }
-
-  /** Completes waiting reads in order, as far as the buffer allows. */
+  /** Completes waiting reads in order, as far as the buffer allows, then paces the stream. */
   #settleReads(): void {
-    while (this.#reads.length > 0) {
-      const op = this.#reads[0]!;
-      let value: unknown;
-      try {
-        value = this.#attempt(op.kind, op.n, op.needle);
-      } catch (err) {
-        this.#reads.shift();
-        clearTimeout(op.timer);
-        op.reject(err as SocketError);
-        continue;
-      }
-      if (value === undefined) {
-        if (this.#failure === null && !this.#streamClosed) break;
-        this.#reads.shift();
-        clearTimeout(op.timer);
-        op.reject(this.#failure !== null
-          ? toSocketError(this.#failure, "read", this.url)
-          : this.#closedError("read", "the connection closed"));
-        continue;
-      }
-      this.#reads.shift();
-      clearTimeout(op.timer);
-      op.resolve(value as never);
-    }
+    const over = this.#failure !== null || this.#streamClosed;
+    this.#reads.settle(over ? this.#endOfReads : null);
     if (this.#reads.length > 0 || this.#reader.length < this.#highWaterMark) {
       if (this.#paused) this.#resume();
     } else if (!this.#paused) {
@@ -555,52 +565,112 @@ export class Socket implements AsyncIterable<Buffer> {
     }
   }
 
+  /** Why a read that needs more bytes can never get them. */
+  readonly #endOfReads = (): SocketError => this.#failure !== null
+    ? toSocketError(this.#failure, "read", this.url)
+    : this.#closedError("read", "the connection closed");
+
   #resume(): void {
     if (this.#detached) return;
     this.#paused = false;
     this.#stream.resume();
   }
 
-  #failReads(err: SocketError): void {
-    for (const op of this.#reads.splice(0)) {
-      clearTimeout(op.timer);
-      op.reject(err);
-    }
-  }
-
   // ---------------------------------------------------------------- writes
 
   /**
-   * Sends bytes (strings as UTF-8). Resolves at once while Node's write buffer is below its
-   * high-water mark, otherwise when it drains: awaiting each write gives backpressure.
+   * Sends bytes (strings as UTF-8); an array is sent together, in one system call where the
+   * stream allows (`writev`), e.g. a header and its body. Resolves at once while Node's write
+   * buffer is below its high-water mark, otherwise when it drains: awaiting each write gives
+   * backpressure. Waiting is bounded by `timeout` (default `writeTimeout`): past it the write
+   * rejects with ETIMEDOUT and its bytes stay queued.
    *
    * A write need not be awaited where something else paces the sender, such as the reply a
    * request/response exchange awaits next: a write that fails because of the connection (a
-   * reset, a close) rejects if awaited, and otherwise is never an unhandled rejection, since the
-   * next read or write reports the same failure. (Data of the wrong type, or a write after
-   * `closeWrite()`, rejects visibly either way: a bug in the caller should not pass unseen.)
+   * reset, a close, a deadline) rejects if awaited, and otherwise is never an unhandled
+   * rejection, since the next read or write reports the failure. (Data of the wrong type, or a
+   * write after `closeWrite()`, rejects visibly either way: a bug in the caller should not pass
+   * unseen.)
    *
    * @example
    * ```ts
-   * await socket.write("EHLO client.example\r\n");
+   * await socket.write("EHLO client.example\r\n", { timeout: 5000 });
+   * await socket.write([header, body]);
    * void socket.write("PING\r\n"); // paced by the reply
    * const reply = await socket.readLine();
    * ```
    */
-  write(data: string | Uint8Array): Promise<void> {
+  write(data: WriteData, options?: CallOptions): Promise<void> {
     const refused = this.#refusal("write");
     if (refused) return handled(Promise.reject(refused));
     // The caller's own mistakes reject visibly, awaited or not.
     if (this.#writeEnded) {
       return Promise.reject(this.#closedError("write", "the write side was closed with closeWrite(); close() ends the connection"));
     }
-    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
-      return Promise.reject(this.#optionError("write(data): data must be a string or a Uint8Array", "write"));
+    if (options !== undefined) {
+      try {
+        checkCallOptions(options, this.url, "write");
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (options.signal?.aborted) return handled(Promise.reject(this.#abortError("write", options.signal)));
     }
-    if (this.#stream.write(data)) return RESOLVED;
+    let accepted: boolean;
+    if (typeof data === "string" || data instanceof Uint8Array) {
+      accepted = this.#stream.write(data);
+    } else if (Array.isArray(data) && data.every(isChunk)) {
+      accepted = this.#writeAll(data);
+    } else {
+      return Promise.reject(this.#optionError("write(data): data must be a string, a Uint8Array or an array of them", "write"));
+    }
+    if (accepted) return RESOLVED;
     // Listen for 'drain' only while someone waits for it: most sockets never do.
     if (this.#writes.length === 0) this.#stream.once("drain", Socket.#drainListener);
-    return handled(new Promise((resolve, reject) => this.#writes.push({ resolve, reject })));
+    const deadline = options === undefined && this.#writeTimeout === 0 ? null
+      : checkedCallDeadline(options, this.#writeTimeout, this.url, "write", "the peer did not take the data");
+    return handled(this.#waitFor(this.#writes, deadline));
+  }
+
+  /** Writes several chunks as one: corked, so Node hands them to the kernel together. */
+  #writeAll(chunks: ReadonlyArray<string | Uint8Array>): boolean {
+    const stream = this.#stream;
+    stream.cork();
+    let accepted = true;
+    for (const chunk of chunks) accepted = stream.write(chunk);
+    stream.uncork();
+    return accepted;
+  }
+
+  /** Waits in `list` until it is settled, or until `deadline` passes (then leaves it). */
+  #waitFor(list: PendingWrite[], deadline: Deadline | null): Promise<void> {
+    return new Promise((resolve, reject) => this.#enlist(list, deadline, resolve, reject));
+  }
+
+  /** Puts a waiter in `list` that leaves it when `deadline` passes; null if it already has. */
+  #enlist(list: PendingWrite[], deadline: Deadline | null, resolve: () => void, reject: (err: SocketError) => void): PendingWrite | null {
+    if (deadline === null) {
+      const waiter = { resolve, reject };
+      list.push(waiter);
+      return waiter;
+    }
+    const waiter: PendingWrite = {
+      resolve: () => {
+        deadline.clear();
+        resolve();
+      },
+      reject: (err) => {
+        deadline.clear();
+        reject(err);
+      },
+    };
+    deadline.onExpire((err) => {
+      const i = list.indexOf(waiter);
+      if (i !== -1) list.splice(i, 1);
+      reject(err);
+    });
+    if (deadline.expired !== null) return null;
+    list.push(waiter);
+    return waiter;
   }
 
   /**
@@ -619,34 +689,49 @@ export class Socket implements AsyncIterable<Buffer> {
 
   /**
    * Resolves once every byte written so far has been handed to the kernel (`bufferedAmount`
-   * is 0); rejects when the connection fails or closes first.
+   * is 0); rejects when the connection fails or closes first, or with ETIMEDOUT once
+   * `timeout` (default `writeTimeout`) passes.
    *
    * @example
    * ```ts
    * await socket.write(header);
-   * await socket.flush();
+   * await socket.flush({ timeout: 5000 });
    * ```
    */
-  flush(): Promise<void> {
+  flush(options?: CallOptions): Promise<void> {
     const refused = this.#refusal("write");
     if (refused) return Promise.reject(refused);
+    let deadline: Deadline | null;
+    try {
+      deadline = this.#writeDeadline(options, "the peer did not take the data");
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const stream = this.#stream;
-    if (stream.writableLength === 0) return RESOLVED;
+    if (stream.writableLength === 0) {
+      deadline?.clear();
+      return RESOLVED;
+    }
     return new Promise((resolve, reject) => {
-      const waiter: PendingWrite = { resolve, reject };
-      this.#flushes.push(waiter);
+      const waiter = this.#enlist(this.#flushes, deadline, resolve, reject);
+      if (waiter === null) return;
       const done = (err?: Error | null): void => {
         const i = this.#flushes.indexOf(waiter);
-        if (i === -1) return; // already settled by a failure or a close
+        if (i === -1) return; // settled already by a failure, a close or the deadline
         this.#flushes.splice(i, 1);
-        if (err) reject(toSocketError(this.#failure ?? err, "write", this.url));
-        else resolve();
+        if (err) waiter.reject(toSocketError(this.#failure ?? err, "write", this.url));
+        else waiter.resolve();
       };
       // Writes complete in order: an empty one completes once every byte before it has. (Only
       // here, not on every write: a callback per write costs bulk and line traffic about 3 %.)
       if (stream.writableEnded) stream.once("finish", () => done());
       else stream.write(EMPTY, done);
     });
+  }
+
+  #writeDeadline(options: CallOptions | undefined, what: string): Deadline | null {
+    if (options !== undefined) checkCallOptions(options, this.url, "write");
+    return checkedCallDeadline(options, this.#writeTimeout, this.url, "write", what);
   }
 
   #rejectWrites(): void {
@@ -660,6 +745,8 @@ export class Socket implements AsyncIterable<Buffer> {
 
   /**
    * Half-closes: sends end of stream (TCP FIN) once queued bytes are written; reads go on.
+   * Rejects with ETIMEDOUT when the queued bytes are not taken within `timeout` (default
+   * `writeTimeout`).
    *
    * @example
    * ```ts
@@ -668,23 +755,30 @@ export class Socket implements AsyncIterable<Buffer> {
    * const reply = await socket.readAll();
    * ```
    */
-  closeWrite(): Promise<void> {
+  closeWrite(options?: CallOptions): Promise<void> {
     const refused = this.#refusal("write");
     if (refused) return Promise.reject(refused);
-    if (this.#writeEnded) return RESOLVED;
+    let deadline: Deadline | null;
+    try {
+      deadline = this.#writeDeadline(options, "the peer did not take the data before end of stream");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#writeEnded) {
+      deadline?.clear();
+      return RESOLVED;
+    }
     this.#writeEnded = true;
-    return new Promise((resolve) => {
-      this.#stream.end(() => resolve());
+    return new Promise((resolve, reject) => {
+      const finished = (): void => {
+        deadline?.clear();
+        resolve();
+      };
+      deadline?.onExpire(reject);
+      this.#stream.end(finished);
       // end()'s callback does not run when the stream is destroyed first.
-      this.#whenClosed(resolve);
+      this.#whenClosed(finished);
     });
-  }
-
-  /** Reads everything until end of stream. */
-  async readAll(): Promise<Buffer> {
-    const parts: Buffer[] = [];
-    for await (const chunk of this) parts.push(chunk);
-    return Buffer.concat(parts);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -695,36 +789,69 @@ export class Socket implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Graceful close: queued bytes are flushed (for at most 10 s), end of stream is sent, then
-   * the descriptor is released. Pending reads reject with ERR_SOCKET_CLOSED. Calling it twice is harmless.
+   * Graceful close: queued bytes are flushed, end of stream is sent, then the descriptor is
+   * released. Pending reads reject with ERR_SOCKET_CLOSED. When the peer does not take the
+   * queued bytes within `timeout` (default `writeTimeout`, else 10 s), or `signal` aborts, the
+   * descriptor is released at once, the bytes are dropped, and close() rejects (ETIMEDOUT or
+   * ERR_ABORTED, phase write). Calling it twice is harmless.
    *
    * @example
    * ```ts
-   * await socket.close();
+   * await socket.close({ timeout: 2000 });
    * ```
    */
-  close(): Promise<void> {
+  close(options?: CallOptions): Promise<void> {
     if (this.#closedLocally === null) {
-      this.#closedLocally = "the socket was closed";
-      if (this.#reads.length > 0) this.#failReads(this.#closedError("read", this.#closedLocally));
-      const stream = this.#stream;
-      if (!this.#streamClosed) {
-        const release = () => stream.destroy();
-        // Once the peer has ended and every byte we wrote is in the kernel, closing the
-        // descriptor sends our FIN after them, as shutdown() would, without the extra system
-        // call and stream round. (TLS goes through end(), which sends close_notify.)
-        const nothingLeft = this.#tls === null && this.#reader.ended && stream.writableLength === 0;
-        if (stream.writableFinished || (nothingLeft && !stream.writableEnded)) release();
-        else if (stream.writableEnded) stream.once("finish", release);
-        else stream.end(release);
-        if (!stream.destroyed && stream.writableLength > 0) {
-          // A peer that never reads would hold the flush forever; after the grace period, let go.
-          const grace = setTimeout(release, CLOSE_FLUSH_GRACE);
-          this.#whenClosed(() => clearTimeout(grace));
+      let deadline: Deadline | null = null;
+      if (options !== undefined || this.#writeTimeout > 0) {
+        try {
+          deadline = this.#writeDeadline(options, "the peer did not take the queued data before close");
+        } catch (err) {
+          return Promise.reject(err);
         }
       }
+      this.#closedLocally = "the socket was closed";
+      if (this.#reads.length > 0) this.#reads.failAll(this.#closedError("read", this.#closedLocally));
+      const stream = this.#stream;
+      if (!this.#streamClosed) return this.#release(stream, deadline);
+      deadline?.clear();
     }
     return this.#streamClosed ? RESOLVED : new Promise((resolve) => this.#whenClosed(resolve));
+  }
+
+  /** Ends the stream once queued bytes are written, or at once when `deadline` passes first. */
+  #release(stream: NetLike, deadline: Deadline | null): Promise<void> {
+    const release = (): void => {
+      stream.destroy();
+    };
+    // Once the peer has ended and every byte we wrote is in the kernel, closing the
+    // descriptor sends our FIN after them, as shutdown() would, without the extra system
+    // call and stream round. (TLS goes through end(), which sends close_notify.)
+    const nothingLeft = this.#tls === null && this.#reader.ended && stream.writableLength === 0;
+    if (stream.writableFinished || (nothingLeft && !stream.writableEnded)) release();
+    else if (stream.writableEnded) stream.once("finish", release);
+    else stream.end(release);
+    if (stream.destroyed || stream.writableLength === 0) {
+      deadline?.clear();
+      return this.#streamClosed ? RESOLVED : new Promise((resolve) => this.#whenClosed(resolve));
+    }
+    // A peer that never reads would hold the flush forever: the deadline lets go.
+    const limit = deadline ?? checkedCallDeadline(undefined, CLOSE_FLUSH_GRACE, this.url, "write",
+      "the peer did not take the queued data before close")!;
+    // Awaited, close() says the bytes were dropped; left alone (`void socket.close()`), that is
+    // not an unhandled rejection: the descriptor is released either way.
+    return handled(new Promise((resolve, reject) => {
+      let dropped: SocketError | null = null;
+      limit.onExpire((err) => {
+        dropped = err;
+        release();
+      });
+      this.#whenClosed(() => {
+        limit.clear();
+        if (dropped === null) resolve();
+        else reject(dropped);
+      });
+    }));
   }
 
   /**
@@ -739,7 +866,7 @@ export class Socket implements AsyncIterable<Buffer> {
   destroy(err?: Error): void {
     if (this.#closedLocally === null) this.#closedLocally = "the socket was destroyed";
     if (this.#reads.length > 0) {
-      this.#failReads(err === undefined ? this.#closedError("read", this.#closedLocally) : toSocketError(err, "read", this.url));
+      this.#reads.failAll(err === undefined ? this.#closedError("read", this.#closedLocally) : toSocketError(err, "read", this.url));
     }
     if (this.#writes.length > 0 || this.#flushes.length > 0) {
       const reason = err === undefined ? this.#closedError("write", this.#closedLocally) : toSocketError(err, "write", this.url);
@@ -747,6 +874,47 @@ export class Socket implements AsyncIterable<Buffer> {
       for (const f of this.#flushes.splice(0)) f.reject(reason);
     }
     this.#stream.destroy();
+  }
+
+  /**
+   * Closes the socket at the end of an `await using` block.
+   *
+   * @example
+   * ```ts
+   * await using socket = await connect("tcp://127.0.0.1:7");
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * Lets the process exit while this socket is open (`unref()`), or keeps it alive again
+   * (`ref()`, the default). Both return the socket.
+   *
+   * @example
+   * ```ts
+   * const monitor = (await connect("tcp://127.0.0.1:9000")).unref();
+   * ```
+   */
+  unref(): this {
+    this.#refed = false;
+    this.#stream.unref?.();
+    return this;
+  }
+
+  /**
+   * Keeps the process alive while this socket is open (undoes `unref()`).
+   *
+   * @example
+   * ```ts
+   * socket.ref();
+   * ```
+   */
+  ref(): this {
+    this.#refed = true;
+    this.#stream.ref?.();
+    return this;
   }
 
   /** @internal Runs `fn` once the underlying stream has closed. */
@@ -767,6 +935,10 @@ export class Socket implements AsyncIterable<Buffer> {
     return socketError("ERR_SOCKET_CLOSED", phase, this.url, why);
   }
 
+  #abortError(phase: Phase, signal: AbortSignal): SocketError {
+    return socketError("ERR_ABORTED", phase, this.url, "aborted by the caller's signal", { cause: signal.reason });
+  }
+
   #optionError(text: string, phase: Phase = "read"): SocketError {
     return socketError("ERR_INVALID_OPTION", phase, this.url, text);
   }
@@ -780,6 +952,10 @@ export class Socket implements AsyncIterable<Buffer> {
   }
 }
 
+function isChunk(chunk: unknown): chunk is string | Uint8Array {
+  return typeof chunk === "string" || chunk instanceof Uint8Array;
+}
+
 /**
  * In TLS 1.3 a server checks the client's certificate after the client's handshake is done,
  * so its refusal arrives as an alert on a later read: report it as the handshake failure it is.
@@ -787,16 +963,17 @@ export class Socket implements AsyncIterable<Buffer> {
 function tlsAlertError(err: unknown, url: string): unknown {
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== "string" || !code.startsWith("ERR_SSL_")) return err;
-  const detail = code.replace(/^ERR_SSL_/, "").toLowerCase().replace(/_/g, " ");
+  const detail = code.slice("ERR_SSL_".length).toLowerCase().replaceAll("_", " ");
   return socketError("ERR_TLS_HANDSHAKE", "tls", url, `the peer ended the TLS session: ${detail}`, { reason: code, cause: err });
 }
 
-function endpointOf(stream: NetLike, side: "remote" | "local", url: string): Endpoint {
+/** An endpoint of `stream`, read once; a unix socket has no IP, so the URL's path names it. */
+function endpointOf(stream: NetLike, side: "remote" | "local", url: string | (() => string)): Endpoint {
   const host = side === "remote" ? stream.remoteAddress : stream.localAddress;
   if (host === undefined) {
-    // unix sockets have no IP; name the path the URL carries.
-    const path = url.replace(/^[a-z]+:\/\//, "");
-    return { host: side === "remote" ? path : "", port: 0, family: "unix" };
+    if (side === "local") return { host: "", port: 0, family: "unix" };
+    const href = typeof url === "function" ? url() : url;
+    return { host: href.slice(href.indexOf("://") + 3), port: 0, family: "unix" };
   }
   const port = (side === "remote" ? stream.remotePort : stream.localPort) ?? 0;
   return { host, port, family: host.includes(":") ? "IPv6" : "IPv4" };

@@ -48,7 +48,8 @@ class Model {
 
   takeExactly(n: number): Outcome {
     if (this.length >= n) return { value: hex(this.#consume(n)) };
-    return this.ended ? { error: "ERR_UNEXPECTED_EOF" } : { wait: true };
+    if (!this.ended) return { wait: true };
+    return this.length === 0 ? { value: null } : { error: "ERR_UNEXPECTED_EOF" };
   }
 
   takeLine(max: number): Outcome {
@@ -104,7 +105,7 @@ type Op =
   | { op: "takeLine"; max: number | undefined }
   | { op: "takeUntil"; delim: number[]; max: number | undefined };
 
-const DEFAULT_MAX = 64 * 1024;
+const DEFAULT_MAX = 8 * 1024;
 
 function split(data: Buffer, sizes: number[]): Buffer[] {
   const chunks: Buffer[] = [];

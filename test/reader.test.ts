@@ -131,7 +131,16 @@ describe("Reader.takeExactly", () => {
     assert.match(err.message, /3 of 5 bytes/);
     assert.equal(r.length, 3);
     assert.equal(str(r.takeExactly(3)), "abc");
-    throwsCode(() => r.takeExactly(1), "ERR_UNEXPECTED_EOF");
+  });
+
+  test("a stream that ends cleanly between frames gives null, as Go's io.EOF; a cut frame gives ERR_UNEXPECTED_EOF", () => {
+    const r = readerOf(["abcd"], { ended: true });
+    assert.equal(str(r.takeExactly(4)), "abcd");
+    assert.equal(r.takeExactly(4), null);
+    assert.equal(r.takeExactly(1), null);
+    const cut = readerOf(["ab"], { ended: true });
+    throwsCode(() => cut.takeExactly(4), "ERR_UNEXPECTED_EOF");
+    assert.equal(cut.length, 2, "the partial frame stays buffered");
   });
 
   test("refuses a negative or fractional count without touching the buffer", () => {

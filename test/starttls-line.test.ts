@@ -570,8 +570,8 @@ describe("STARTTLS deadlines", () => {
 describe("STARTTLS reply limits", () => {
   for (const c of CASES) {
     test(`${c.proto}: a line over maxLineLength → ERR_LINE_TOO_LONG; endless continuation lines → ERR_PROTOCOL at maxLines`, async () => {
-      // Default maxLineLength 4096.
-      await expectFailure(c.proto, [`${"x".repeat(5000)}\r\n`], "ERR_LINE_TOO_LONG", /maxLineLength 4096/);
+      // Default maxLineLength: the one default line limit, 8 KiB.
+      await expectFailure(c.proto, [`${"x".repeat(9000)}\r\n`], "ERR_LINE_TOO_LONG", /maxLineLength 8192/);
       const [prefix, line] = c.endless;
       const endless = async (peer: Socket) => {
         await runSteps(peer, prefix);

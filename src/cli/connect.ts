@@ -6,7 +6,7 @@
 import type { Address } from "../address.js";
 import type { Socket } from "../socket.js";
 import type { StartTlsProtocol } from "../starttls/types.js";
-import type { TranscriptEntry } from "../starttls/dialogue.js";
+import type { TranscriptEntry } from "../starttls/types.js";
 import type { TlsOptions } from "../tls-options.js";
 import { UsageError } from "./errors.js";
 import { COMMON_FLAGS, oneUrl, parseFlags, starttlsFlag, timeoutFlag, TLS_FLAGS, tlsOptionsFromFlags } from "./flags.js";

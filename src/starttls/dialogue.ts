@@ -1,25 +1,41 @@
 /**
- * The plaintext half of a STARTTLS negotiation: reads with a deadline, a line-length and a
- * line-count limit, a transcript of both directions, and the errors every protocol shares.
+ * The plaintext half of a STARTTLS negotiation: reads and writes inside one deadline, a
+ * line-length and a line-count limit, a transcript of both directions, and the errors every
+ * protocol shares.
  */
+import type { Deadline } from "../deadline.js";
+import { inPhase, SocketError, socketError } from "../errors.js";
 import type { Socket } from "../socket.js";
-import { SocketError, socketError } from "../errors.js";
+import type { TranscriptEntry } from "./types.js";
 
-/** One line (or binary message, hex-encoded) of the plaintext exchange. */
-export interface TranscriptEntry {
-  from: "client" | "server";
-  text: string;
+/** What a negotiator knows about the connection. */
+export interface NegotiationContext {
+  /** The name this client gives (EHLO/LHLO argument); default "localhost". */
+  clientName: string;
+  /** The server's name (XMPP `to=`); the URL host, or `tls.peerName` when set. */
+  serverName: string;
 }
+
+/**
+ * A protocol's plaintext dialogue up to the server's go-ahead. Returns "go" when the server
+ * agreed (the TLS handshake follows at once), or `{ unsupported }` when STARTTLS is not offered
+ * or was refused. Anything else the server says that the protocol does not allow: throw
+ * `d.protocolError(…)`.
+ */
+export type Negotiator = (d: Dialogue, ctx: NegotiationContext) => Promise<"go" | { unsupported: string }>;
 
 /** Limits of one negotiation. */
 export interface DialogueLimits {
-  /** Deadline for the whole negotiation, as a `performance.now()` timestamp. */
-  deadline: number;
-  /** Longest reply line accepted, in bytes (SMTP allows 512; default 4096). */
+  /** The whole negotiation's deadline (phase starttls). */
+  deadline: Deadline;
+  /** Longest reply line accepted, in bytes. */
   maxLineLength: number;
-  /** Most reply lines accepted in the whole negotiation (default 256). */
+  /** Most reply lines accepted in the whole negotiation. */
   maxLines: number;
 }
+
+/** Each step waits as long as the negotiation's deadline allows, whatever the socket's own defaults. */
+const NO_CALL_LIMIT = Object.freeze({ timeout: 0 });
 
 /**
  * A plaintext exchange on a Socket, for protocol negotiators.
@@ -44,7 +60,7 @@ export class Dialogue {
   /** Sends a command (text is recorded as sent, without its line end). */
   async send(data: string | Uint8Array): Promise<void> {
     this.transcript.push({ from: "client", text: typeof data === "string" ? data.replace(/\r?\n$/, "") : hex(data) });
-    await this.#timed(() => this.socket.write(data));
+    await this.#timed(this.socket.write(data, NO_CALL_LIMIT));
   }
 
   /**
@@ -60,7 +76,7 @@ export class Dialogue {
     const tooLong = (cause?: unknown) => socketError("ERR_LINE_TOO_LONG", "starttls", this.socket.url,
       `a reply line is longer than maxLineLength ${max} bytes`, { cause });
     // readUntil, not readLine: readLine returns an unterminated tail at end of stream as a line.
-    const raw = await this.#timed(() => this.socket.readUntil("\n", { maxLength: max + 1 })).catch((err: unknown) => {
+    const raw = await this.#timed(this.socket.readUntil("\n", { maxLength: max + 1, timeout: 0 })).catch((err: unknown) => {
       if (err instanceof SocketError && err.code === "ERR_LINE_TOO_LONG") throw tooLong(err);
       if (err instanceof SocketError && err.code === "ERR_UNEXPECTED_EOF") {
         throw this.protocolError("the server closed the connection in the middle of a line");
@@ -90,10 +106,11 @@ export class Dialogue {
    * caller records the whole message with `note()`).
    */
   async readBytes(n: number, record = true): Promise<Buffer> {
-    const bytes = await this.#timed(() => this.socket.readExactly(n)).catch((err: unknown) => {
+    const bytes = await this.#timed(this.socket.readExactly(n, NO_CALL_LIMIT)).catch((err: unknown) => {
       if (err instanceof SocketError && err.code === "ERR_UNEXPECTED_EOF") throw this.protocolError("the server closed the connection");
       throw err;
     });
+    if (bytes === null) throw this.protocolError("the server closed the connection");
     if (record) this.transcript.push({ from: "server", text: hex(bytes) });
     return bytes;
   }
@@ -105,7 +122,7 @@ export class Dialogue {
    */
   async readThrough(delimiter: string, maxLength: number): Promise<string> {
     if (maxLength <= 0) throw this.protocolError(`no ${JSON.stringify(delimiter)} within the byte limit`);
-    const record = await this.#timed(() => this.socket.readUntil(delimiter, { maxLength })).catch((err: unknown) => {
+    const record = await this.#timed(this.socket.readUntil(delimiter, { maxLength, timeout: 0 })).catch((err: unknown) => {
       if (err instanceof SocketError && err.code === "ERR_UNEXPECTED_EOF") throw this.protocolError("the server closed the connection");
       if (err instanceof SocketError && err.code === "ERR_LINE_TOO_LONG") {
         throw this.protocolError(`no ${JSON.stringify(delimiter)} within ${maxLength} bytes`);
@@ -131,37 +148,17 @@ export class Dialogue {
     return socketError("ERR_STARTTLS_UNSUPPORTED", "starttls", this.socket.url, text);
   }
 
-  async #timed<T>(step: () => Promise<T>): Promise<T> {
-    const left = Math.ceil(this.#limits.deadline - performance.now());
-    if (left <= 0) throw this.#timeout();
-    const before = this.socket.readTimeout;
-    this.socket.readTimeout = left;
-    let timer: NodeJS.Timeout | undefined;
+  /**
+   * One step of the dialogue inside the negotiation's deadline. When the deadline passes the
+   * socket is destroyed (the negotiation has failed; nothing more may be read from it), which
+   * also ends the step. A reset or a close during the step is a failure of the starttls phase.
+   */
+  async #timed<T>(step: Promise<T>): Promise<T> {
     try {
-      // readTimeout covers reads; the race covers a write stuck behind a peer that never reads.
-      return await Promise.race([
-        step(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(this.#timeout()), left);
-        }),
-      ]);
+      return await this.#limits.deadline.race(step, () => this.socket.destroy());
     } catch (err) {
-      if (err instanceof SocketError && err.code === "ETIMEDOUT") throw this.#timeout();
-      if (err instanceof SocketError && (err.phase === "read" || err.phase === "write")) {
-        // A reset or a close in the plaintext dialogue is a failure of the STARTTLS step.
-        throw new SocketError(err.message.replace(/^(read|write) /, "starttls "), {
-          code: err.code, phase: "starttls", address: err.address, errno: err.errno, reason: err.reason, cause: err.cause ?? err,
-        });
-      }
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      this.socket.readTimeout = before;
+      throw err instanceof SocketError ? inPhase(err, "starttls") : err;
     }
-  }
-
-  #timeout(): SocketError {
-    return socketError("ETIMEDOUT", "starttls", this.socket.url, "the STARTTLS negotiation did not finish in time");
   }
 }
 

@@ -1,8 +1,7 @@
 /**
  * FTP (RFC 4217, RFC 959 §4.2, RFC 2389): greeting `220` (multi-line `220-`), FEAT, `AUTH TLS`, `234`.
  */
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 interface Reply {
   code: string;

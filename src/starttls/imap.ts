@@ -2,8 +2,7 @@
  * IMAP (RFC 3501 §6.2.1, RFC 2595 §3): greeting `* OK`, CAPABILITY listing STARTTLS (or a
  * `[CAPABILITY …]` code in the greeting), `aNNN STARTTLS`, tagged `OK`.
  */
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 /** The capability atoms of a `[CAPABILITY …]` response code at the start of `text`, or []. */
 function capabilityCode(text: string): string[] {

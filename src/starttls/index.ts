@@ -3,7 +3,9 @@
  * default, with deadlines and limits, and never a silent plaintext fallback.
  */
 import { hostOfUrl } from "../address.js";
+import { Deadline } from "../deadline.js";
 import { SocketError, socketError } from "../errors.js";
+import { DEFAULT_MAX_LINE } from "../reader.js";
 import type { Socket } from "../socket.js";
 import { validateTlsOptions } from "../tls-options.js";
 import { Dialogue } from "./dialogue.js";
@@ -13,9 +15,8 @@ import {
 } from "./types.js";
 
 const DEFAULT_TIMEOUT = 30_000;
-const DEFAULT_MAX_LINE = 4096;
 const DEFAULT_MAX_LINES = 256;
-const KEYS = new Set(["mode", "timeout", "maxLineLength", "maxLines", "clientName", "tls"]);
+const KEYS = new Set(["mode", "timeout", "signal", "maxLineLength", "maxLines", "clientName", "tls"]);
 
 function invalid(text: string): SocketError {
   return socketError("ERR_INVALID_OPTION", "starttls", undefined, text);
@@ -42,6 +43,7 @@ export function validateStartTlsOptions(protocol: unknown, options: unknown): St
     const v = o[key];
     if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v > 0)) throw invalid(`${key} must be a positive integer`);
   }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalid("signal must be an AbortSignal");
   if (o.clientName !== undefined && !(typeof o.clientName === "string" && /^[\w.-]{1,255}$/.test(o.clientName))) {
     throw invalid("clientName must be a host name (letters, digits, dots, hyphens)");
   }
@@ -77,7 +79,8 @@ export async function negotiateStartTls(
   }
   const mode = o.mode ?? "required";
   const started = performance.now();
-  const deadline = started + (o.timeout ?? DEFAULT_TIMEOUT);
+  const deadline = new Deadline(o.timeout ?? DEFAULT_TIMEOUT, o.signal, socket.url, "starttls",
+    "the STARTTLS negotiation did not finish");
   const dialogue = new Dialogue(socket, {
     deadline,
     maxLineLength: o.maxLineLength ?? DEFAULT_MAX_LINE,
@@ -101,8 +104,13 @@ export async function negotiateStartTls(
       }
       throw dialogue.unsupported(`${protocol}: ${outcome.unsupported}; refusing to continue in plaintext (mode "required")`);
     }
-    const left = Math.max(1, Math.ceil(deadline - performance.now()));
-    await socket.startTls({ ...tls, handshakeTimeout: tls.handshakeTimeout ?? left, ...(tls.peerName || serverName ? { peerName: ctx.serverName } : {}) });
+    if (deadline.expired) throw deadline.expired;
+    // The handshake gets what is left of the negotiation's time, and its signal.
+    const left = deadline.remaining();
+    await socket.startTls({
+      ...tls, ...(Number.isFinite(left) ? { timeout: left } : {}), ...(o.signal ? { signal: o.signal } : {}),
+      ...(tls.peerName || serverName ? { peerName: ctx.serverName } : {}),
+    });
     return {
       protocol, encrypted: true, mode, plaintextReason: null, transcript: dialogue.transcript,
       timings: { negotiate: negotiated - started, handshake: performance.now() - negotiated },
@@ -111,6 +119,8 @@ export async function negotiateStartTls(
     // Never plaintext after a failed negotiation: the connection is closed.
     socket.destroy();
     throw err;
+  } finally {
+    deadline.clear();
   }
 }
 

@@ -7,7 +7,7 @@
  * sent back in the meantime — not even PONG — because any byte after STARTTLS would be read by
  * the server as the start of the TLS handshake.
  */
-import type { Negotiator } from "./types.js";
+import type { Negotiator } from "./dialogue.js";
 
 /** Splits an IRC line into its command and parameters (tags and prefix dropped). */
 function parse(line: string): { command: string; params: string } {

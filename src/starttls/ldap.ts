@@ -5,8 +5,7 @@
  * The response is BER: exactly the bytes of one LDAPMessage are read (its tag, its length,
  * then that many bytes), never more, and every length inside is checked against its container.
  */
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 const START_TLS_OID = "1.3.6.1.4.1.1466.20037";
 const NOTICE_OF_DISCONNECTION_OID = "1.3.6.1.4.1.1466.20036";

@@ -5,7 +5,7 @@
  * nothing in between. After the handshake the caller continues with the handshake response
  * (sequence id 2), inside TLS.
  */
-import type { Negotiator } from "./types.js";
+import type { Negotiator } from "./dialogue.js";
 
 const CLIENT_PROTOCOL_41 = 0x0200;
 const CLIENT_SSL = 0x0800;

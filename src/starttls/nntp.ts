@@ -2,7 +2,7 @@
  * NNTP (RFC 4642, RFC 3977): greeting 200/201, CAPABILITIES (101 … `.`) listing STARTTLS,
  * STARTTLS, `382`.
  */
-import type { Negotiator } from "./types.js";
+import type { Negotiator } from "./dialogue.js";
 
 const status = (line: string) => /^(\d{3})(?: |$)/.exec(line)?.[1];
 

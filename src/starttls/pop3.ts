@@ -1,8 +1,7 @@
 /**
  * POP3 (RFC 2595 §4, RFC 2449): greeting `+OK`, CAPA listing `STLS`, STLS, `+OK`.
  */
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 const OK = /^\+OK(?:[ \t]|$)/;
 const ERR = /^-ERR(?:[ \t]|$)/;

@@ -3,7 +3,7 @@
  * single byte: `S` (go), `N` (no TLS). Exactly one byte is read: a byte after `S` before the
  * handshake is an attack (CVE-2021-23222) and the pending-data check refuses it.
  */
-import type { Negotiator } from "./types.js";
+import type { Negotiator } from "./dialogue.js";
 
 /** Int32 length 8, Int32 code 80877103 (1234 << 16 | 5679). */
 const SSL_REQUEST = Buffer.from([0x00, 0x00, 0x00, 0x08, 0x04, 0xd2, 0x16, 0x2f]);

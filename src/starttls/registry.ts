@@ -2,7 +2,8 @@
  * The negotiator of each STARTTLS protocol: one file per protocol beside this one, loaded when
  * first used, so that a program that never negotiates (or uses one protocol) loads none (or one).
  */
-import type { Negotiator, StartTlsProtocol } from "./types.js";
+import type { Negotiator } from "./dialogue.js";
+import type { StartTlsProtocol } from "./types.js";
 
 /** Loaders of the negotiators, by protocol name. */
 export const PROTOCOLS: Record<StartTlsProtocol, () => Promise<Negotiator>> = {

@@ -2,8 +2,7 @@
  * ManageSieve (RFC 5804 §1.7, §2.2): the greeting is a capability response (`"NAME" ["value"]`
  * lines ending with `OK`) that must list `"STARTTLS"`; STARTTLS; `OK`.
  */
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 /** A quoted string at the start of a line, unescaped; the rest must be empty or ` "value"`. */
 const CAPABILITY = /^"((?:[^"\\]|\\.)*)"(?:[ \t]+"(?:[^"\\]|\\.)*")?[ \t]*$/;

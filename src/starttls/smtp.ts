@@ -1,8 +1,7 @@
 /**
  * SMTP (RFC 3207) and LMTP (RFC 2033): greeting, EHLO/LHLO, a STARTTLS capability, STARTTLS, 220.
  */
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 /**
  * One reply, read whole (RFC 5321 §4.2.1): lines `ddd-text` up to `ddd text` (or a bare

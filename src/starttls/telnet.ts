@@ -10,8 +10,7 @@
  * handshake), so other negotiation is then only skipped. Reads are byte by byte, stopping exactly
  * after the server's IAC SE: anything it pipelines after it is left for the pending-data check.
  */
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 const IAC = 255;
 const DONT = 254;

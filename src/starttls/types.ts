@@ -1,8 +1,13 @@
 /**
  * Types shared by the STARTTLS negotiators.
  */
-import type { Dialogue, TranscriptEntry } from "./dialogue.js";
 import type { TlsOptions } from "../tls-options.js";
+
+/** One line (or binary message, hex-encoded) of the plaintext exchange. */
+export interface TranscriptEntry {
+  from: "client" | "server";
+  text: string;
+}
 
 /** The protocols `negotiateStartTls` speaks (the set `openssl s_client -starttls` knows). */
 export const STARTTLS_PROTOCOLS = [
@@ -12,29 +17,15 @@ export const STARTTLS_PROTOCOLS = [
 
 export type StartTlsProtocol = (typeof STARTTLS_PROTOCOLS)[number];
 
-/** What a negotiator knows about the connection. */
-export interface NegotiationContext {
-  /** The name this client gives (EHLO/LHLO argument); default "localhost". */
-  clientName: string;
-  /** The server's name (XMPP `to=`); the URL host, or `tls.peerName` when set. */
-  serverName: string;
-}
-
-/**
- * A protocol's plaintext dialogue up to the server's go-ahead. Returns "go" when the server
- * agreed (the TLS handshake follows at once), or `{ unsupported }` when STARTTLS is not offered
- * or was refused. Anything else the server says that the protocol does not allow: throw
- * `d.protocolError(…)`.
- */
-export type Negotiator = (d: Dialogue, ctx: NegotiationContext) => Promise<"go" | { unsupported: string }>;
-
 /** Options of `negotiateStartTls()` and of `connect(url, { startTls })`. */
 export interface StartTlsNegotiationOptions {
   /** "required" (default): fail unless TLS is established. "opportunistic": go on in plaintext, saying so. */
   mode?: "required" | "opportunistic";
   /** Deadline in ms for the whole negotiation and handshake (default 30 000; inside connect's `timeout`). */
   timeout?: number;
-  /** Longest reply line, in bytes (default 4096). */
+  /** Aborts the negotiation (ERR_ABORTED); the socket is then closed. */
+  signal?: AbortSignal;
+  /** Longest reply line, in bytes (default 8 KiB, the one default line limit). */
   maxLineLength?: number;
   /** Most reply lines in the negotiation (default 256). */
   maxLines?: number;

@@ -7,8 +7,7 @@
  * buffer and the pending-data check before the handshake refuses it.
  */
 import { isIP } from "node:net";
-import type { Dialogue } from "./dialogue.js";
-import type { Negotiator } from "./types.js";
+import type { Dialogue, Negotiator } from "./dialogue.js";
 
 const TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls";
 const STREAMS_NS = "http://etherx.jabber.org/streams";

@@ -255,19 +255,19 @@ function berInteger(value: Buffer): number {
 
 /** One whole LDAPMessage from the socket (a SEQUENCE with a definite length). */
 export async function readLdapMessage(socket: Socket): Promise<Buffer> {
-  const head = await socket.readExactly(2);
+  const head = await exactly(socket, 2);
   assert.equal(head[0], 0x30, `an LDAPMessage starts with SEQUENCE (0x30), got 0x${head[0]!.toString(16)}`);
   let len = head[1]!;
   let lengthBytes: Buffer = Buffer.alloc(0);
   if (len & 0x80) {
     const n = len & 0x7f;
     assert.ok(n > 0 && n <= 4, `unsupported BER length of ${n} bytes`);
-    lengthBytes = await socket.readExactly(n);
+    lengthBytes = await exactly(socket, n);
     len = 0;
     for (const b of lengthBytes) len = len * 256 + b;
   }
   assert.ok(len < 1 << 20, `LDAPMessage of ${len} bytes`);
-  return Buffer.concat([head, lengthBytes, await socket.readExactly(len)]);
+  return Buffer.concat([head, lengthBytes, await exactly(socket, len)]);
 }
 
 export interface ExtendedResponse {
@@ -322,10 +322,10 @@ interface PgMessage {
 }
 
 async function readPgMessage(socket: Socket): Promise<PgMessage> {
-  const head = await socket.readExactly(5);
+  const head = await exactly(socket, 5);
   const len = head.readInt32BE(1);
   assert.ok(len >= 4 && len < 1 << 20, `backend message of length ${len}`);
-  return { type: String.fromCharCode(head[0]!), body: await socket.readExactly(len - 4) };
+  return { type: String.fromCharCode(head[0]!), body: await exactly(socket, len - 4) };
 }
 
 function pgStartup(params: Record<string, string>): Buffer {
@@ -389,9 +389,9 @@ export async function postgresStartup(socket: Socket): Promise<string> {
 const SSL_REQUEST_CAPABILITIES = 0x007fae85;
 
 async function readMysqlPacket(socket: Socket): Promise<{ seq: number; payload: Buffer }> {
-  const head = await socket.readExactly(4);
+  const head = await exactly(socket, 4);
   const len = head.readUIntLE(0, 3);
-  return { seq: head[3]!, payload: await socket.readExactly(len) };
+  return { seq: head[3]!, payload: await exactly(socket, len) };
 }
 
 function mysqlPacket(seq: number, payload: Buffer): Buffer {
@@ -434,4 +434,11 @@ export async function mysqlLogin(socket: Socket, user: string): Promise<string> 
   assert.equal(pong.payload[0], 0x00, pong.payload[0] === 0xff ? mysqlError(pong.payload) : "COM_PING: expected OK");
   await socket.write(mysqlPacket(0, Buffer.from([0x01]))); // COM_QUIT
   return `logged in as ${user} (OK), COM_PING → OK`;
+}
+
+/** Exactly `n` bytes of a message; the server must not end the stream between messages here. */
+async function exactly(socket: Socket, n: number): Promise<Buffer> {
+  const bytes = await socket.readExactly(n);
+  assert.ok(bytes !== null, `the server closed the connection where ${n} bytes of a message were due`);
+  return bytes;
 }

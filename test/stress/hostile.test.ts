@@ -60,6 +60,8 @@ function model(data: Buffer, ops: Op[]): { results: Result[]; rest: string } {
       if (rem >= op.n) {
         results.push({ value: data.subarray(pos, pos + op.n).toString("hex") });
         pos += op.n;
+      } else if (rem === 0) {
+        results.push({ value: null });
       } else {
         results.push({ error: "ERR_UNEXPECTED_EOF" });
       }
@@ -108,7 +110,7 @@ function model(data: Buffer, ops: Op[]): { results: Result[]; rest: string } {
 async function onSocket(socket: Socket, ops: Op[]): Promise<{ results: Result[]; rest: string }> {
   const results: Result[] = [];
   for (const op of ops) {
-    const p = op.kind === "exact" ? socket.readExactly(op.n).then((b) => b.toString("hex"))
+    const p = op.kind === "exact" ? socket.readExactly(op.n).then((b) => (b === null ? null : b.toString("hex")))
       : op.kind === "line" ? socket.readLine({ maxLength: op.max })
       : socket.readUntil(Buffer.from(op.delimiter, "latin1"), { maxLength: op.max }).then((b) => (b === null ? null : b.toString("hex")));
     const o = await settle(p);
