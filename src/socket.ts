@@ -8,7 +8,9 @@ import { hostOfUrl, type Transport } from "./address.js";
 import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
 import { DEFAULT_MAX_LINE, Reader } from "./reader.js";
 import { validateTimeout } from "./options.js";
-import { clientHandshake, prepareClient, prepareServer, serverHandshake, type TlsSession } from "./tls.js";
+import { clientHandshake, prepareClient } from "./tls-client.js";
+import type { TlsSession } from "./tls-handshake.js";
+import { prepareServer, serverHandshake } from "./tls-server.js";
 import { tlsInfoOf, type TlsInfo } from "./tls-info.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 

@@ -207,36 +207,45 @@ export function negotiatedOf(socket: TLSSocket): Negotiated {
   };
 }
 
-/** A verification verdict; `chain` is the chain it checked (DER, leaf first). */
-export interface Verdict {
+/**
+ * What verification decided about a peer, kept for TlsInfo: `authorized`, why not (`error`, an
+ * OpenSSL code such as `CERT_HAS_EXPIRED`, or `NO_PEER_CERTIFICATE`) and the chain it checked
+ * (DER, leaf first). verifyPeer (tls-verify.ts) makes it; tlsInfoOf reads it.
+ *
+ * @example
+ * ```ts
+ * const verdict: TlsVerdict = { authorized: true, error: null, chain: [leafDer, intermediateDer] };
+ * ```
+ */
+export interface TlsVerdict {
   authorized: boolean;
   error: string | null;
-  chain?: Buffer[];
+  chain: Buffer[];
 }
 
 /** Described chains, per verdict: each certificate is parsed once per connection. */
-const DESCRIBED = new WeakMap<Verdict, CertificateInfo[]>();
+const DESCRIBED = new WeakMap<TlsVerdict, CertificateInfo[]>();
 
 /**
  * Reads a TlsInfo off a connected TLSSocket. `peerCertificate` and `peerChain` are
- * described on first read (from the verdict's chain when it has one) and kept.
+ * described on first read (from the verdict's chain) and kept.
  * With `negotiated` (recorded at the end of the handshake) the socket is not asked again.
  *
  * @example
  * ```ts
- * const info = tlsInfoOf(tlsSocket, { authorized: true, error: null }, latestSession);
+ * const info = tlsInfoOf(tlsSocket, { authorized: true, error: null, chain }, latestSession);
  * ```
  */
 export function tlsInfoOf(
   socket: TLSSocket,
-  verdict: Verdict,
+  verdict: TlsVerdict,
   session: Buffer | null,
   negotiated: Negotiated = negotiatedOf(socket),
 ): TlsInfo {
   const described = (): CertificateInfo[] => {
     let chain = DESCRIBED.get(verdict);
     if (chain === undefined) {
-      chain = (verdict.chain ?? peerChainOf(socket)).map(describeCertificate);
+      chain = verdict.chain.map(describeCertificate);
       DESCRIBED.set(verdict, chain);
     }
     return chain;

@@ -4,6 +4,7 @@
  */
 import { hostOfUrl } from "../address.js";
 import { SocketError, socketError } from "../errors.js";
+import { invalidOption } from "../options.js";
 import type { Socket } from "../socket.js";
 import { validateTlsOptions } from "../tls-options.js";
 import { Dialogue } from "./dialogue.js";
@@ -17,9 +18,7 @@ const DEFAULT_MAX_LINE = 4096;
 const DEFAULT_MAX_LINES = 256;
 const KEYS = new Set(["mode", "timeout", "maxLineLength", "maxLines", "clientName", "tls"]);
 
-function invalid(text: string): SocketError {
-  return socketError("ERR_INVALID_OPTION", "starttls", undefined, text);
-}
+const invalid = (text: string): SocketError => invalidOption(text, { phase: "starttls" });
 
 /**
  * Checks STARTTLS options before any I/O; returns them unchanged.
