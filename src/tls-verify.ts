@@ -200,10 +200,10 @@ function unverifiedLeafText(leaf: X509Certificate, o: TlsOptions): string {
   }
   const published = caIssuersOf(leaf);
   if (published !== undefined) {
-    return `the server did not send the intermediate CA certificate that issued it, ${issuer}, published at ${published}: `
+    return `the server did not send the intermediate CA that issued its certificate, ${issuer} (published at ${published}): `
       + "configure the server to send its full chain, or add that intermediate to tls.ca with its root";
   }
-  return `its issuer, ${issuer}, is not a trusted CA: it is not among ${store} — add the CA that issued it to tls.ca`;
+  return `the certificate's issuer, ${issuer}, is not a trusted CA: it is not among ${store} — add the CA that issued it to tls.ca`;
 }
 
 /** The trusted CA certificates: the ones given (ca, caFile, caPath), else Node's bundled roots. */
