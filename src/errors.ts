@@ -5,7 +5,14 @@
  * to branch on, the `phase` it happened in and the target it concerned.
  */
 
-/** The stage of a socket's life in which an error happened. */
+/**
+ * The stage of a socket's life in which an error happened.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof SocketError && err.phase === "tls") console.log("the handshake or verification failed");
+ * ```
+ */
 export type Phase =
   | "address"
   | "resolve"
@@ -20,6 +27,11 @@ export type Phase =
 /**
  * Codes that sockurl itself defines. OS codes (`ECONNREFUSED`, `ENOTFOUND`,
  * `EADDRINUSE`, `ECONNRESET`, …) pass through unchanged and are also valid codes.
+ *
+ * @example
+ * ```ts
+ * ERROR_CODES.ERR_TLS_CERT; // "the peer certificate failed verification"
+ * ```
  */
 export const ERROR_CODES = {
   ERR_INVALID_ADDRESS: "the target is not a valid transport URL",
@@ -41,10 +53,25 @@ export const ERROR_CODES = {
   ERR_ABORTED: "the operation was aborted through its AbortSignal",
 } as const;
 
-/** A code sockurl defines, or an OS error code such as `ECONNREFUSED`. */
+/**
+ * A code sockurl defines, or an OS error code such as `ECONNREFUSED`.
+ *
+ * @example
+ * ```ts
+ * const retryable: ErrorCode[] = ["ECONNREFUSED", "ETIMEDOUT"];
+ * ```
+ */
 export type ErrorCode = keyof typeof ERROR_CODES | (string & {});
 
-/** Fields of a SocketError besides its message. */
+/**
+ * Fields of a SocketError besides its message.
+ *
+ * @example
+ * ```ts
+ * new SocketError("tls tls://h:443: the certificate has expired (ERR_TLS_CERT)",
+ *   { code: "ERR_TLS_CERT", phase: "tls", address: "tls://h:443", reason: "CERT_HAS_EXPIRED" });
+ * ```
+ */
 export interface SocketErrorInit {
   code: ErrorCode;
   phase: Phase;

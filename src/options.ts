@@ -6,7 +6,14 @@ import { socketError, type Phase, type SocketError } from "./errors.js";
 import type { TlsOptions } from "./tls-options.js";
 import type { StartTlsNegotiationOptions, StartTlsProtocol } from "./starttls/types.js";
 
-/** One address a resolver returns. */
+/**
+ * One address a resolver returns.
+ *
+ * @example
+ * ```ts
+ * const address: LookupAddress = { address: "::1", family: 6 };
+ * ```
+ */
 export interface LookupAddress {
   address: string;
   family: 4 | 6;
@@ -26,7 +33,14 @@ export type Lookup = (
   options: { family: 0 | 4 | 6 },
 ) => Promise<readonly LookupAddress[]> | readonly LookupAddress[];
 
-/** Options of `connect()`. */
+/**
+ * Options of `connect()`.
+ *
+ * @example
+ * ```ts
+ * await connect("tls://example.com:443", { timeout: 5000, tls: { alpn: ["http/1.1"] } });
+ * ```
+ */
 export interface ConnectOptions {
   /** Deadline in ms for the whole connect (resolve, dial, handshakes); default 60 000; 0 = none. */
   timeout?: number;
@@ -60,7 +74,14 @@ export interface ConnectOptions {
   startTls?: StartTlsProtocol | ({ protocol: StartTlsProtocol } & Omit<StartTlsNegotiationOptions, "tls" | "timeout">);
 }
 
-/** Options of `listen()`. */
+/**
+ * Options of `listen()`.
+ *
+ * @example
+ * ```ts
+ * await listen("tcp://127.0.0.1:0", { backlog: 128, noDelay: true });
+ * ```
+ */
 export interface ListenOptions {
   /** Length of the queue of pending connections (default 511). */
   backlog?: number;
@@ -98,7 +119,14 @@ const LISTEN_KEYS = new Set<string>([
   "readTimeout", "highWaterMark", "acceptQueue", "receiveQueue", "signal", "tls",
 ]);
 
-/** Where an option error is reported: the target it concerns and the phase (default "address"). */
+/**
+ * Where an option error is reported: the target it concerns and the phase (default "address").
+ *
+ * @example
+ * ```ts
+ * const place: OptionErrorPlace = { url: "tls://127.0.0.1:443" };
+ * ```
+ */
 export interface OptionErrorPlace {
   /** The target URL, when the call has one: the message then names it. */
   url?: string | undefined;

@@ -24,7 +24,14 @@ export interface TlsSession {
   latestSession: { current: Buffer | null };
 }
 
-/** The version range a side allowed, for the "no version in common" message. */
+/**
+ * The version range a side allowed, for the "no version in common" message.
+ *
+ * @example
+ * ```ts
+ * const range: VersionRange = { minVersion: "TLSv1.2", maxVersion: "TLSv1.3" };
+ * ```
+ */
 export interface VersionRange {
   minVersion: string;
   maxVersion: string;

@@ -8,13 +8,35 @@ import type { SecureVersion } from "node:tls";
 import { osWords } from "./errors.js";
 import { invalidOption } from "./options.js";
 
-/** PEM text or DER/PEM bytes, or a list of them. */
+/**
+ * PEM text or DER/PEM bytes, or a list of them.
+ *
+ * @example
+ * ```ts
+ * const ca: PemInput = [readFileSync("root.pem"), intermediatePemText];
+ * ```
+ */
 export type PemInput = string | Buffer | ReadonlyArray<string | Buffer>;
 
-/** A certificate fingerprint: hex (any case, colons optional) of md5, sha1 or sha256, or per algorithm. */
+/**
+ * A certificate fingerprint: hex (any case, colons optional) of md5, sha1 or sha256, or per algorithm.
+ *
+ * @example
+ * ```ts
+ * await connect("tls://127.0.0.1:8443", { tls: { fingerprint: { sha256: "AB:CD:…" } } });
+ * ```
+ */
 export type Fingerprint = string | readonly string[] | { md5?: string; sha1?: string; sha256?: string };
 
-/** A certificate and key for one server name (`sniCertificates`). */
+/**
+ * A certificate and key for one server name (`sniCertificates`).
+ *
+ * @example
+ * ```ts
+ * const entry: CertificateAndKey = { certFile: "mail.crt", keyFile: "mail.key" };
+ * await listen("tls://0.0.0.0:993", { tls: { cert, key, sniCertificates: { "mail.example": entry } } });
+ * ```
+ */
 export interface CertificateAndKey {
   cert?: PemInput;
   key?: PemInput;
