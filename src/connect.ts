@@ -14,7 +14,7 @@ import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
 import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, literalAddress, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
 import { Socket, type SocketInit } from "./socket.js";
-import { clientHandshake } from "./tls.js";
+import { clientHandshake } from "./tls-client.js";
 import { negotiateStartTls, validateStartTlsOptions } from "./starttls/index.js";
 import { validateTlsOptions, versionRange, type TlsOptions } from "./tls-options.js";
 import type { StartTlsProtocol } from "./starttls/types.js";
@@ -82,9 +82,9 @@ interface ConnectPlan {
 /** Parses and checks everything a connect needs; throws a SocketError for bad input. */
 function planConnect(target: string | Address, options: ConnectOptions | undefined): ConnectPlan {
   const { address, url } = parseTarget(target);
-  const opts = validateConnectOptions(options);
+  const opts = validateConnectOptions(options, url);
   checkTransport(address, url);
-  const tls = validateTlsOptions(opts.tls);
+  const tls = validateTlsOptions(opts.tls, url);
   const useTls = isTlsTransport(address.transport);
   const startTls = opts.startTls === undefined ? undefined : splitStartTls(opts.startTls);
   if (startTls !== undefined) {

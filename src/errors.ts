@@ -5,7 +5,14 @@
  * to branch on, the `phase` it happened in and the target it concerned.
  */
 
-/** The stage of a socket's life in which an error happened. */
+/**
+ * The stage of a socket's life in which an error happened.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof SocketError && err.phase === "tls") console.log("the handshake or verification failed");
+ * ```
+ */
 export type Phase =
   | "address"
   | "resolve"
@@ -20,6 +27,11 @@ export type Phase =
 /**
  * Codes that sockurl itself defines. OS codes (`ECONNREFUSED`, `ENOTFOUND`,
  * `EADDRINUSE`, `ECONNRESET`, …) pass through unchanged and are also valid codes.
+ *
+ * @example
+ * ```ts
+ * ERROR_CODES.ERR_TLS_CERT; // "the peer certificate failed verification"
+ * ```
  */
 export const ERROR_CODES = {
   ERR_INVALID_ADDRESS: "the target is not a valid transport URL",
@@ -41,10 +53,25 @@ export const ERROR_CODES = {
   ERR_ABORTED: "the operation was aborted through its AbortSignal",
 } as const;
 
-/** A code sockurl defines, or an OS error code such as `ECONNREFUSED`. */
+/**
+ * A code sockurl defines, or an OS error code such as `ECONNREFUSED`.
+ *
+ * @example
+ * ```ts
+ * const retryable: ErrorCode[] = ["ECONNREFUSED", "ETIMEDOUT"];
+ * ```
+ */
 export type ErrorCode = keyof typeof ERROR_CODES | (string & {});
 
-/** Fields of a SocketError besides its message. */
+/**
+ * Fields of a SocketError besides its message.
+ *
+ * @example
+ * ```ts
+ * new SocketError("tls tls://h:443: the certificate has expired (ERR_TLS_CERT)",
+ *   { code: "ERR_TLS_CERT", phase: "tls", address: "tls://h:443", reason: "CERT_HAS_EXPIRED" });
+ * ```
+ */
 export interface SocketErrorInit {
   code: ErrorCode;
   phase: Phase;
@@ -132,6 +159,19 @@ const OS_MESSAGES: Record<string, string> = {
   ENOTSOCK: "not a socket",
 };
 
+/**
+ * The words for an OS error code (`ENOENT` → "no such file or directory"), or the code itself
+ * when sockurl has none: for messages that name a system failure without repeating its code.
+ *
+ * @example
+ * ```ts
+ * osWords("EACCES"); // "permission denied"
+ * ```
+ */
+export function osWords(code: string): string {
+  return OS_MESSAGES[code] ?? code;
+}
+
 const ERRNO_BY_CODE: Record<string, number> = {
   EPERM: 1, ENOENT: 2, EACCES: 13, EINVAL: 22, ENFILE: 23, EMFILE: 24, EPIPE: 32,
   ENOTSOCK: 88, EMSGSIZE: 90, EAFNOSUPPORT: 97, EADDRINUSE: 98, EADDRNOTAVAIL: 99,
@@ -158,7 +198,7 @@ export function toSocketError(err: unknown, phase: Phase, address?: string): Soc
   if (err instanceof SocketError) return err;
   const sys = (err ?? {}) as NodeSystemError;
   const code = typeof sys.code === "string" && sys.code !== "" ? sys.code : "ERR_SOCKET_CLOSED";
-  const what = OS_MESSAGES[code] ?? cleanMessage(sys.message || String(err));
+  const what = OS_MESSAGES[code] ?? detailOf(err);
   const errno =
     typeof sys.errno === "number" ? Math.abs(sys.errno) : ERRNO_BY_CODE[code];
   const target = address === undefined ? "" : ` ${address}`;
@@ -199,8 +239,18 @@ export function socketError(
   });
 }
 
-/** OpenSSL's messages carry a numeric prefix and a source location; keep the words. */
-function cleanMessage(message: string): string {
-  const openssl = /error:[0-9A-F]+:[^:]*routines?:[^:]*:([^:]+)/.exec(message);
-  return (openssl ? openssl[1]! : message).trim();
+/**
+ * The words of a foreign error, taken from its fields: OpenSSL errors carry their text in
+ * `reason` (their message adds a numeric prefix and a library name), anything else its message.
+ *
+ * @example
+ * ```ts
+ * try { tls.createSecureContext({ cert, key }); } catch (err) { detailOf(err); } // "key values mismatch"
+ * ```
+ */
+export function detailOf(err: unknown): string {
+  const e = (err ?? {}) as { reason?: unknown; message?: unknown };
+  if (typeof e.reason === "string" && e.reason !== "") return e.reason;
+  if (typeof e.message === "string" && e.message !== "") return e.message.trim();
+  return String(err);
 }

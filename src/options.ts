@@ -2,11 +2,18 @@
  * Option types and their validation. Every option is checked here, before any I/O,
  * and a bad one is an ERR_INVALID_OPTION that names the option and what it accepts.
  */
-import { socketError } from "./errors.js";
+import { socketError, type Phase, type SocketError } from "./errors.js";
 import type { TlsOptions } from "./tls-options.js";
 import type { StartTlsNegotiationOptions, StartTlsProtocol } from "./starttls/types.js";
 
-/** One address a resolver returns. */
+/**
+ * One address a resolver returns.
+ *
+ * @example
+ * ```ts
+ * const address: LookupAddress = { address: "::1", family: 6 };
+ * ```
+ */
 export interface LookupAddress {
   address: string;
   family: 4 | 6;
@@ -26,7 +33,14 @@ export type Lookup = (
   options: { family: 0 | 4 | 6 },
 ) => Promise<readonly LookupAddress[]> | readonly LookupAddress[];
 
-/** Options of `connect()`. */
+/**
+ * Options of `connect()`.
+ *
+ * @example
+ * ```ts
+ * await connect("tls://example.com:443", { timeout: 5000, tls: { alpn: ["http/1.1"] } });
+ * ```
+ */
 export interface ConnectOptions {
   /** Deadline in ms for the whole connect (resolve, dial, handshakes); default 60 000; 0 = none. */
   timeout?: number;
@@ -62,7 +76,14 @@ export interface ConnectOptions {
   startTls?: StartTlsProtocol | ({ protocol: StartTlsProtocol } & Omit<StartTlsNegotiationOptions, "tls" | "timeout">);
 }
 
-/** Options of `listen()`. */
+/**
+ * Options of `listen()`.
+ *
+ * @example
+ * ```ts
+ * await listen("tcp://127.0.0.1:0", { backlog: 128, noDelay: true });
+ * ```
+ */
 export interface ListenOptions {
   /** Length of the queue of pending connections (default 511). */
   backlog?: number;
@@ -103,8 +124,34 @@ const LISTEN_KEYS = new Set<string>([
   "readTimeout", "writeTimeout", "highWaterMark", "acceptQueue", "receiveQueue", "signal", "tls",
 ]);
 
-function invalid(text: string) {
-  return socketError("ERR_INVALID_OPTION", "address", undefined, text);
+/**
+ * Where an option error is reported: the target it concerns and the phase (default "address").
+ *
+ * @example
+ * ```ts
+ * const place: OptionErrorPlace = { url: "tls://127.0.0.1:443" };
+ * ```
+ */
+export interface OptionErrorPlace {
+  /** The target URL, when the call has one: the message then names it. */
+  url?: string | undefined;
+  /** "address" for options checked before any I/O; "starttls" for the upgrade's own options. */
+  phase?: Phase;
+  cause?: unknown;
+}
+
+/**
+ * The ERR_INVALID_OPTION error every option check throws: one builder, so that every option
+ * message has the same shape, `address tcp://127.0.0.1:80: timeout must be … (ERR_INVALID_OPTION)`.
+ *
+ * @example
+ * ```ts
+ * throw invalidOption("timeout must be a number of milliseconds", { url: "tcp://127.0.0.1:80" });
+ * ```
+ */
+export function invalidOption(text: string, place: OptionErrorPlace = {}): SocketError {
+  return socketError("ERR_INVALID_OPTION", place.phase ?? "address", place.url, text,
+    place.cause === undefined ? {} : { cause: place.cause });
 }
 
 /**
@@ -113,11 +160,12 @@ function invalid(text: string) {
  * @example
  * ```ts
  * validateTimeout(5000, "timeout"); // 5000
+ * validateTimeout(-1, "timeout", "tcp://127.0.0.1:80"); // throws "address tcp://127.0.0.1:80: timeout must be …"
  * ```
  */
-export function validateTimeout(value: unknown, name: string): number {
+export function validateTimeout(value: unknown, name: string, url?: string): number {
   const problem = timeoutProblem(value, name);
-  if (problem !== null) throw invalid(problem);
+  if (problem !== null) throw invalidOption(problem, { url });
   return value as number;
 }
 
@@ -136,93 +184,96 @@ export function timeoutProblem(value: unknown, name: string): string | null {
   return null;
 }
 
-function checkBoolean(o: Record<string, unknown>, key: string): void {
+function checkBoolean(o: Record<string, unknown>, key: string, url: string | undefined): void {
   if (o[key] !== undefined && typeof o[key] !== "boolean") {
-    throw invalid(`${key} must be true or false, got ${show(o[key])}`);
+    throw invalidOption(`${key} must be true or false, got ${show(o[key])}`, { url });
   }
 }
 
-function checkPositiveInt(o: Record<string, unknown>, key: string, max = 2 ** 31 - 1): void {
+function checkPositiveInt(o: Record<string, unknown>, key: string, url: string | undefined, max = 2 ** 31 - 1): void {
   const v = o[key];
   if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v > 0 && v <= max)) {
-    throw invalid(`${key} must be an integer from 1 to ${max}, got ${show(v)}`);
+    throw invalidOption(`${key} must be an integer from 1 to ${max}, got ${show(v)}`, { url });
   }
 }
 
-function checkObject(options: unknown, what: string, known: Set<string>): Record<string, unknown> {
+function checkObject(options: unknown, what: string, known: Set<string>, url: string | undefined): Record<string, unknown> {
   if (options === undefined) return {};
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
-    throw invalid(`${what} options must be an object, got ${show(options)}`);
+    throw invalidOption(`${what} options must be an object, got ${show(options)}`, { url });
   }
   for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw invalid(`unknown ${what} option "${key}"; known: ${[...known].join(", ")}`);
+    if (!known.has(key)) throw invalidOption(`unknown ${what} option "${key}"; known: ${[...known].join(", ")}`, { url });
   }
   return options as Record<string, unknown>;
 }
 
-function checkSignal(o: Record<string, unknown>): void {
+function checkSignal(o: Record<string, unknown>, url: string | undefined): void {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
-    throw invalid(`signal must be an AbortSignal, got ${show(o.signal)}`);
+    throw invalidOption(`signal must be an AbortSignal, got ${show(o.signal)}`, { url });
   }
 }
 
-function checkKeepAlive(o: Record<string, unknown>): void {
+function checkKeepAlive(o: Record<string, unknown>, url: string | undefined): void {
   const v = o.keepAlive;
   if (v !== undefined && typeof v !== "boolean" && !(typeof v === "number" && Number.isInteger(v) && v >= 0)) {
-    throw invalid(`keepAlive must be true, false or an initial delay in ms, got ${show(v)}`);
+    throw invalidOption(`keepAlive must be true, false or an initial delay in ms, got ${show(v)}`, { url });
   }
 }
 
 /**
  * Checks connect() options before any I/O; returns them unchanged (never mutated).
+ * With `url` (the target, as formatted) every message names it.
  *
  * @example
  * ```ts
- * validateConnectOptions({ timeout: -1 }); // throws ERR_INVALID_OPTION
+ * validateConnectOptions({ timeout: -1 }, "tcp://127.0.0.1:80");
+ * // throws "address tcp://127.0.0.1:80: timeout must be a number of milliseconds … (ERR_INVALID_OPTION)"
  * ```
  */
-export function validateConnectOptions(options: unknown): ConnectOptions {
+export function validateConnectOptions(options: unknown, url?: string): ConnectOptions {
   if (options === undefined) return NO_CONNECT_OPTIONS;
-  const o = checkObject(options, "connect", CONNECT_KEYS);
-  if (o.timeout !== undefined) validateTimeout(o.timeout, "timeout");
-  if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout");
-  if (o.writeTimeout !== undefined) validateTimeout(o.writeTimeout, "writeTimeout");
-  if (o.attemptDelay !== undefined) validateTimeout(o.attemptDelay, "attemptDelay");
-  checkSignal(o);
-  for (const key of ["noDelay", "broadcast", "reuseAddr", "ipv6Only"]) checkBoolean(o, key);
-  checkKeepAlive(o);
-  checkPositiveInt(o, "highWaterMark");
+  const o = checkObject(options, "connect", CONNECT_KEYS, url);
+  if (o.timeout !== undefined) validateTimeout(o.timeout, "timeout", url);
+  if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout", url);
+  if (o.writeTimeout !== undefined) validateTimeout(o.writeTimeout, "writeTimeout", url);
+  if (o.attemptDelay !== undefined) validateTimeout(o.attemptDelay, "attemptDelay", url);
+  checkSignal(o, url);
+  for (const key of ["noDelay", "broadcast", "reuseAddr", "ipv6Only"]) checkBoolean(o, key, url);
+  checkKeepAlive(o, url);
+  checkPositiveInt(o, "highWaterMark", url);
   if (o.family !== undefined && o.family !== 0 && o.family !== 4 && o.family !== 6) {
-    throw invalid(`family must be 0, 4 or 6, got ${show(o.family)}`);
+    throw invalidOption(`family must be 0, 4 or 6, got ${show(o.family)}`, { url });
   }
   if (o.lookup !== undefined && typeof o.lookup !== "function") {
-    throw invalid(`lookup must be a function (hostname, { family }) => addresses, got ${show(o.lookup)}`);
+    throw invalidOption(`lookup must be a function (hostname, { family }) => addresses, got ${show(o.lookup)}`, { url });
   }
   if (o.bindTo !== undefined && typeof o.bindTo !== "string") {
-    throw invalid(`bindTo must be a string "ip:port", got ${show(o.bindTo)}`);
+    throw invalidOption(`bindTo must be a string "ip:port", got ${show(o.bindTo)}`, { url });
   }
   return o as ConnectOptions;
 }
 
 /**
- * Checks listen() options before any I/O; returns them unchanged.
+ * Checks listen() options before any I/O; returns them unchanged. With `url` every message names it.
  *
  * @example
  * ```ts
- * validateListenOptions({ backlog: 0 }); // throws ERR_INVALID_OPTION
+ * validateListenOptions({ backlog: 0 }, "tcp://127.0.0.1:0");
+ * // throws "address tcp://127.0.0.1:0: backlog must be an integer from 1 to 65535, got 0 (ERR_INVALID_OPTION)"
  * ```
  */
-export function validateListenOptions(options: unknown): ListenOptions {
-  const o = checkObject(options, "listen", LISTEN_KEYS);
-  for (const key of ["reusePort", "ipv6Only", "reuseAddr", "broadcast", "noDelay"]) checkBoolean(o, key);
-  checkKeepAlive(o);
-  checkSignal(o);
-  checkPositiveInt(o, "backlog", 65535);
-  checkPositiveInt(o, "highWaterMark");
-  checkPositiveInt(o, "acceptQueue");
-  checkPositiveInt(o, "receiveQueue");
-  if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout");
-  if (o.writeTimeout !== undefined) validateTimeout(o.writeTimeout, "writeTimeout");
+export function validateListenOptions(options: unknown, url?: string): ListenOptions {
+  const o = checkObject(options, "listen", LISTEN_KEYS, url);
+  for (const key of ["reusePort", "ipv6Only", "reuseAddr", "broadcast", "noDelay"]) checkBoolean(o, key, url);
+  checkKeepAlive(o, url);
+  checkSignal(o, url);
+  checkPositiveInt(o, "backlog", url, 65535);
+  checkPositiveInt(o, "highWaterMark", url);
+  checkPositiveInt(o, "acceptQueue", url);
+  checkPositiveInt(o, "receiveQueue", url);
+  if (o.readTimeout !== undefined) validateTimeout(o.readTimeout, "readTimeout", url);
+  if (o.writeTimeout !== undefined) validateTimeout(o.writeTimeout, "writeTimeout", url);
   return o as ListenOptions;
 }
 

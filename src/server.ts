@@ -12,7 +12,8 @@ import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
 import { Socket } from "./socket.js";
-import { noPeerCertificate, serverChecksNothing, serverContextOptions, serverOptionError, verifyPeer } from "./tls.js";
+import { noPeerCertificate, serverChecksNothing, serverContextOptions, serverOptionError } from "./tls-server.js";
+import { verifyPeer } from "./tls-verify.js";
 import { negotiatedOf } from "./tls-info.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 
@@ -275,9 +276,9 @@ export function listen(target: string | Address, options?: ListenOptions): Promi
 export async function listen(target: string | Address, options?: ListenOptions): Promise<Server | DatagramSocket> {
   const address = toAddress(target);
   const url = formatAddress(address);
-  const opts = validateListenOptions(options);
+  const opts = validateListenOptions(options, url);
   checkTransport(address, url);
-  const tlsOptions = validateTlsOptions(opts.tls);
+  const tlsOptions = validateTlsOptions(opts.tls, url);
   const useTls = isTlsTransport(address.transport);
   if (opts.tls !== undefined && !useTls) {
     throw socketError("ERR_INVALID_OPTION", "address", url,

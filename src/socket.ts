@@ -11,7 +11,7 @@ import { DONE } from "./iterate.js";
 import { ALL, attempt, EXACTLY, INTO, LINE, ReadQueue, SOME, UNTIL, type ReadKind } from "./read-queue.js";
 import { DEFAULT_MAX_LINE, Reader } from "./reader.js";
 import { validateTimeout } from "./options.js";
-import type { TlsSession } from "./tls.js";
+import type { TlsSession } from "./tls-handshake.js";
 import { tlsInfoOf, type TlsInfo } from "./tls-info.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 import { prepareUpgrade } from "./tls-upgrade.js";

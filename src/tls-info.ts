@@ -4,7 +4,15 @@
 import { createHash, X509Certificate } from "node:crypto";
 import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
 
-/** A certificate as plain data. */
+/**
+ * A certificate as plain data.
+ *
+ * @example
+ * ```ts
+ * const cert: CertificateInfo | null = socket.tls!.peerCertificate;
+ * console.log(cert?.subject, cert?.validTo, cert?.subjectAltNames);
+ * ```
+ */
 export interface CertificateInfo {
   subject: string;
   issuer: string;
@@ -95,6 +103,11 @@ function curveBits(curve: string | undefined): number | undefined {
  *
  * `detailed` is the certificate Node already built for this handshake (the one handed to
  * `checkServerIdentity`); without it the socket is asked again.
+ *
+ * @example
+ * ```ts
+ * const chain = peerChainOf(tlsSocket); // [leafDer, intermediateDer]
+ * ```
  */
 export function peerChainOf(
   socket: TLSSocket,
@@ -162,6 +175,11 @@ function tlv(der: Buffer, at: number): { tag: number; start: number; end: number
 /**
  * The peer certificate inside OpenSSL's serialized SSL_SESSION: the `[3]` field of its
  * top-level SEQUENCE (ssl/ssl_asn1.c), which holds the certificate's DER.
+ *
+ * @example
+ * ```ts
+ * const leafDer = peerCertificateOfSession(socket.tls!.session!); // resumed sessions carry only the leaf
+ * ```
  */
 export function peerCertificateOfSession(session: Buffer): Buffer | undefined {
   const outer = tlv(session, 0);
@@ -178,7 +196,14 @@ export function peerCertificateOfSession(session: Buffer): Buffer | undefined {
   return undefined;
 }
 
-/** What the handshake negotiated, recorded when it ends (it stays readable after close). */
+/**
+ * What the handshake negotiated, recorded when it ends (it stays readable after close).
+ *
+ * @example
+ * ```ts
+ * const { protocol, alpn }: Negotiated = negotiatedOf(tlsSocket);
+ * ```
+ */
 export interface Negotiated {
   protocol: string;
   cipher: string;
@@ -207,36 +232,45 @@ export function negotiatedOf(socket: TLSSocket): Negotiated {
   };
 }
 
-/** A verification verdict; `chain` is the chain it checked (DER, leaf first). */
-export interface Verdict {
+/**
+ * What verification decided about a peer, kept for TlsInfo: `authorized`, why not (`error`, an
+ * OpenSSL code such as `CERT_HAS_EXPIRED`, or `NO_PEER_CERTIFICATE`) and the chain it checked
+ * (DER, leaf first). verifyPeer (tls-verify.ts) makes it; tlsInfoOf reads it.
+ *
+ * @example
+ * ```ts
+ * const verdict: TlsVerdict = { authorized: true, error: null, chain: [leafDer, intermediateDer] };
+ * ```
+ */
+export interface TlsVerdict {
   authorized: boolean;
   error: string | null;
-  chain?: Buffer[];
+  chain: Buffer[];
 }
 
 /** Described chains, per verdict: each certificate is parsed once per connection. */
-const DESCRIBED = new WeakMap<Verdict, CertificateInfo[]>();
+const DESCRIBED = new WeakMap<TlsVerdict, CertificateInfo[]>();
 
 /**
  * Reads a TlsInfo off a connected TLSSocket. `peerCertificate` and `peerChain` are
- * described on first read (from the verdict's chain when it has one) and kept.
+ * described on first read (from the verdict's chain) and kept.
  * With `negotiated` (recorded at the end of the handshake) the socket is not asked again.
  *
  * @example
  * ```ts
- * const info = tlsInfoOf(tlsSocket, { authorized: true, error: null }, latestSession);
+ * const info = tlsInfoOf(tlsSocket, { authorized: true, error: null, chain }, latestSession);
  * ```
  */
 export function tlsInfoOf(
   socket: TLSSocket,
-  verdict: Verdict,
+  verdict: TlsVerdict,
   session: Buffer | null,
   negotiated: Negotiated = negotiatedOf(socket),
 ): TlsInfo {
   const described = (): CertificateInfo[] => {
     let chain = DESCRIBED.get(verdict);
     if (chain === undefined) {
-      chain = (verdict.chain ?? peerChainOf(socket)).map(describeCertificate);
+      chain = verdict.chain.map(describeCertificate);
       DESCRIBED.set(verdict, chain);
     }
     return chain;

@@ -4,11 +4,10 @@
  */
 import type { Duplex } from "node:stream";
 import type { Deadline } from "./deadline.js";
-import { clientHandshake, prepareClient, prepareServer, serverHandshake, type TlsSession } from "./tls.js";
+import { clientHandshake, prepareClient } from "./tls-client.js";
+import type { TlsSession } from "./tls-handshake.js";
+import { prepareServer, serverHandshake } from "./tls-server.js";
 import type { TlsOptions } from "./tls-options.js";
-
-/** Longest a handshake may take when the caller sets no deadline of its own (Node's timers' limit). */
-const NO_LIMIT = 2 ** 31 - 1;
 
 /** An upgrade whose options passed every check, before any byte of the handshake. */
 export interface PreparedUpgrade {
@@ -27,21 +26,18 @@ export interface PreparedUpgrade {
  * ```
  */
 export function prepareUpgrade(server: boolean, o: TlsOptions, transport: string, url: string, host: string): PreparedUpgrade {
+  let start: (plain: Duplex) => { promise: Promise<TlsSession>; cancel: () => void };
   if (server) {
     const prepared = prepareServer(o, transport, url);
-    return {
-      run(plain, deadline) {
-        const ms = deadline === null ? NO_LIMIT : Math.min(NO_LIMIT, deadline.remaining());
-        const handshake = serverHandshake(plain, o, transport, url, ms, prepared);
-        return deadline === null ? handshake.promise : deadline.race(handshake.promise, handshake.cancel);
-      },
-    };
+    start = (plain) => serverHandshake(plain, o, transport, url, prepared);
+  } else {
+    const target = { host: o.peerName ?? host, transport: "tls", url };
+    const prepared = prepareClient(o, target);
+    start = (plain) => clientHandshake(plain, o, target, prepared);
   }
-  const target = { host: o.peerName ?? host, transport: "tls", url };
-  const prepared = prepareClient(o, target);
   return {
     run(plain, deadline) {
-      const handshake = clientHandshake(plain, o, target, prepared);
+      const handshake = start(plain);
       return deadline === null ? handshake.promise : deadline.race(handshake.promise, handshake.cancel);
     },
   };

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import { promisify } from "node:util";
-import { issuedNames, makePki, writePki, type Issued, type Pki } from "./fixtures/pki.js";
+import { issuedNames, makePki, NO_INTERMEDIATE_CA_ISSUERS, writePki, type Issued, type Pki } from "./fixtures/pki.js";
 import { tempDir } from "./helpers.js";
 
 interface Outcome {
@@ -177,6 +177,8 @@ describe("pki fixture: generation", () => {
     for (const name of ["selfSigned", "untrusted", "noIntermediate", "rsa1024", "rsa2048", "revoked", "clientAuthOnly"] as const) {
       assert.equal(san(name), SAN_LOCAL, name);
     }
+    assert.equal(new X509Certificate(pki.noIntermediate.cert).infoAccess?.trim(), `CA Issuers - URI:${NO_INTERMEDIATE_CA_ISSUERS}`);
+    assert.equal(new X509Certificate(pki.untrusted.cert).infoAccess, undefined, "only noIntermediate names its issuer's URL");
     assert.equal(new X509Certificate(pki.client.cert).subject, "CN=sockurl client");
     assert.deepEqual(new X509Certificate(pki.valid.cert).keyUsage, ["1.3.6.1.5.5.7.3.1"], "EKU serverAuth");
     assert.deepEqual(new X509Certificate(pki.clientAuthOnly.cert).keyUsage, ["1.3.6.1.5.5.7.3.2"], "EKU clientAuth");

@@ -5,6 +5,7 @@
 import { hostOfUrl } from "../address.js";
 import { Deadline } from "../deadline.js";
 import { SocketError, socketError } from "../errors.js";
+import { invalidOption } from "../options.js";
 import { DEFAULT_MAX_LINE } from "../reader.js";
 import type { Socket } from "../socket.js";
 import { validateTlsOptions } from "../tls-options.js";
@@ -18,9 +19,7 @@ const DEFAULT_TIMEOUT = 30_000;
 const DEFAULT_MAX_LINES = 256;
 const KEYS = new Set(["mode", "timeout", "signal", "maxLineLength", "maxLines", "clientName", "tls"]);
 
-function invalid(text: string): SocketError {
-  return socketError("ERR_INVALID_OPTION", "starttls", undefined, text);
-}
+const invalid = (text: string): SocketError => invalidOption(text, { phase: "starttls" });
 
 /**
  * Checks STARTTLS options before any I/O; returns them unchanged.

@@ -1,0 +1,202 @@
+/**
+ * The client side of TLS: settings checked and loaded before any socket is touched, a shared
+ * secure context per identical set of them, and the handshake over a connected stream,
+ * verified by verifyPeer.
+ */
+import { createHash } from "node:crypto";
+import { isIP } from "node:net";
+import type { Duplex } from "node:stream";
+import tls, { type TLSSocket } from "node:tls";
+import { detailOf, SocketError, toSocketError } from "./errors.js";
+import { invalidOption } from "./options.js";
+import { handshakeError, type TlsSession, type VersionRange } from "./tls-handshake.js";
+import { negotiatedOf } from "./tls-info.js";
+import { bareName, cipherList, loadCa, loadCertificate, versionRange, type TlsOptions } from "./tls-options.js";
+import { verifyPeer } from "./tls-verify.js";
+
+/**
+ * What the client verifies against.
+ *
+ * @example
+ * ```ts
+ * const target: TlsTarget = { host: "localhost", transport: "tls", url: "tls://localhost:8443" };
+ * ```
+ */
+export interface TlsTarget {
+  /** The URL host (a DNS name or an IP literal). */
+  host: string;
+  transport: string;
+  url: string;
+}
+
+/**
+ * Client handshake settings, checked and loaded before any socket is touched.
+ *
+ * @example
+ * ```ts
+ * const prepared: PreparedClient = prepareClient({ ca }, target);
+ * prepared.peerName; // "localhost"
+ * ```
+ */
+export interface PreparedClient {
+  connectOptions: tls.ConnectionOptions;
+  peerName: string;
+}
+
+/**
+ * Checks and loads everything a client handshake needs (versions, CA and certificate files),
+ * so that errors surface before the connection is touched.
+ *
+ * @example
+ * ```ts
+ * const prepared = prepareClient({ ca }, { host: "localhost", transport: "tls", url });
+ * ```
+ */
+export function prepareClient(o: TlsOptions, target: TlsTarget): PreparedClient {
+  const peerName = bareName(o.peerName ?? target.host);
+  const range = versionRange(target.transport, o, target.url);
+  const ca = loadCa(o, target.url);
+  const own = loadCertificate(o, target.url);
+  const servername = o.sni !== false && isIP(peerName) === 0 ? peerName : undefined;
+  const contextOptions = {
+    ...(ca === undefined ? {} : { ca }),
+    ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
+    ...(own as object),
+    ...range,
+    ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
+    ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
+  } as tls.SecureContextOptions;
+  const secureContext = clientContext(contextOptions);
+  return {
+    peerName,
+    connectOptions: {
+      ...(servername === undefined ? {} : { servername }),
+      // A context OpenSSL refused is left to tls.connect, which fails as it always did.
+      ...(secureContext === undefined ? contextOptions : { secureContext }),
+      // Kept for handshakeError's message; the context already holds them.
+      ...range,
+      ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
+      ...(o.session === undefined ? {} : { session: o.session }),
+      // sockurl verifies itself (verifyPeer); Node's check would obey NODE_TLS_REJECT_UNAUTHORIZED.
+      // clientHandshake adds a checkServerIdentity that only records Node's certificate.
+      rejectUnauthorized: false,
+    } as tls.ConnectionOptions,
+  };
+}
+
+/**
+ * Client secure contexts, one per identical set of context options (CA, CRL, certificate,
+ * key, passphrase, ciphers, versions), least recently used dropped past CLIENT_CONTEXTS_MAX.
+ * The key is a digest of the values themselves (the bytes of every PEM string and Buffer),
+ * never of the objects holding them, so different CA sets cannot share a context even when
+ * an options object or Buffer is reused after a change. Sessions are per connection
+ * (`session` in tls.connect), so a shared context resumes as before.
+ */
+const CLIENT_CONTEXTS = new Map<string, tls.SecureContext>();
+const CLIENT_CONTEXTS_MAX = 32;
+const CONTEXT_KEYS = ["ca", "crl", "cert", "key", "passphrase", "ciphers", "ciphersuites", "minVersion", "maxVersion"] as const;
+
+function contextKey(options: tls.SecureContextOptions): string {
+  const hash = createHash("sha256");
+  const length = Buffer.alloc(4);
+  const add = (tag: string, bytes: Buffer) => {
+    length.writeUInt32BE(bytes.length);
+    hash.update(tag).update(length).update(bytes);
+  };
+  for (const name of CONTEXT_KEYS) {
+    const value = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    const list = Array.isArray(value) ? value : [value];
+    add(`${name}[${list.length}]`, Buffer.alloc(0));
+    for (const item of list) {
+      // A key may be { pem, passphrase }; anything else is a string or a Buffer.
+      if (typeof item === "string") add("s", Buffer.from(item, "utf8"));
+      else if (Buffer.isBuffer(item)) add("b", item);
+      else add("j", Buffer.from(JSON.stringify(item), "utf8")); // Buffers serialise as their bytes
+    }
+  }
+  return hash.digest("base64");
+}
+
+/** The shared context for these options, or undefined when OpenSSL refuses them. */
+function clientContext(options: tls.SecureContextOptions): tls.SecureContext | undefined {
+  const key = contextKey(options);
+  let context = CLIENT_CONTEXTS.get(key);
+  if (context !== undefined) {
+    CLIENT_CONTEXTS.delete(key); // re-inserted last: most recently used
+  } else {
+    try {
+      context = tls.createSecureContext(options);
+    } catch {
+      return undefined;
+    }
+    if (CLIENT_CONTEXTS.size >= CLIENT_CONTEXTS_MAX) CLIENT_CONTEXTS.delete(CLIENT_CONTEXTS.keys().next().value!);
+  }
+  CLIENT_CONTEXTS.set(key, context);
+  return context;
+}
+
+/**
+ * Starts a client handshake over a connected stream. `cancel` destroys it.
+ *
+ * @example
+ * ```ts
+ * const target = { host: "localhost", transport: "tls", url };
+ * const { promise } = clientHandshake(tcpSocket, { ca }, target);
+ * const session = await promise;
+ * ```
+ */
+export function clientHandshake(
+  plain: Duplex,
+  o: TlsOptions,
+  target: TlsTarget,
+  prepared: PreparedClient = prepareClient(o, target),
+): { promise: Promise<TlsSession>; cancel: () => void } {
+  const { peerName } = prepared;
+  // Node calls checkServerIdentity with the chain it has built (not on a chain failure or a
+  // resumption): keep it so verifyPeer does not ask for it again. The check itself is verifyPeer's.
+  let detailed: tls.DetailedPeerCertificate | undefined;
+  const checkServerIdentity = (_host: string, cert: tls.PeerCertificate): Error | undefined => {
+    detailed = cert as tls.DetailedPeerCertificate;
+    return undefined;
+  };
+  let socket: TLSSocket;
+  try {
+    socket = tls.connect({ ...prepared.connectOptions, checkServerIdentity, socket: plain } as tls.ConnectionOptions);
+  } catch (err) {
+    // OpenSSL refused this end's own options: a key that does not match, a wrong passphrase.
+    plain.destroy();
+    const failed = invalidOption(`TLS client options: ${detailOf(err)}`, { url: target.url, phase: "tls", cause: err });
+    return { promise: Promise.reject(failed), cancel: () => {} };
+  }
+  const latestSession = { current: null as Buffer | null };
+  socket.on("session", (s: Buffer) => {
+    latestSession.current = s;
+  });
+  const promise = new Promise<TlsSession>((resolve, reject) => {
+    const onError = (err: Error) => {
+      socket.destroy();
+      reject(handshakeError(err, target.url, prepared.connectOptions as VersionRange));
+    };
+    // With allowHalfOpen, a peer's FIN is 'end' without 'close': both end the handshake.
+    const onClose = () => onError(Object.assign(new Error("connection closed"), { code: "ECONNRESET" }));
+    socket.once("error", onError);
+    socket.once("close", onClose);
+    socket.once("end", onClose);
+    socket.once("secureConnect", () => {
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      socket.off("end", onClose);
+      socket.on("error", () => {}); // replaced by the Socket's own listener at once
+      try {
+        socket.disableRenegotiation();
+        const verdict = verifyPeer(socket, o, peerName, target.url, "client", detailed);
+        resolve({ stream: socket, verdict, negotiated: negotiatedOf(socket), latestSession });
+      } catch (err) {
+        socket.destroy();
+        reject(err instanceof SocketError ? err : toSocketError(err, "tls", target.url));
+      }
+    });
+  });
+  return { promise, cancel: () => socket.destroy() };
+}
