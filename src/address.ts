@@ -38,6 +38,18 @@ export interface LocalAddress {
 /** @example const a: Address = parseAddress("udp://[::1]:53"); */
 export type Address = InetAddress | LocalAddress;
 
+/**
+ * A datagram target: `udp://…` or `udg://…`. A string of this type makes `connect()` and
+ * `listen()` pick their DatagramSocket overload, and `DatagramSocket.url` has it.
+ *
+ * @example
+ * ```ts
+ * const target: DatagramTarget = "udp://127.0.0.1:53";
+ * const udp = await connect(target); // DatagramSocket
+ * ```
+ */
+export type DatagramTarget = `udp://${string}` | `udg://${string}` | `UDP://${string}` | `UDG://${string}`;
+
 /** @example parseAddress("www.example.com", { port: 80 }); */
 export interface ParseAddressOptions {
   /** The fsockopen form: the port given separately; the target then carries none. */
@@ -276,4 +288,96 @@ export function hostOfUrl(url: string): string {
   } catch {
     return "localhost";
   }
+}
+
+/**
+ * Parses a string target, or checks an Address object by round-tripping it through its URL.
+ *
+ * @example
+ * ```ts
+ * toAddress({ transport: "tcp", host: "::1", port: 80 }); // the same address, checked
+ * toAddress("127.0.0.1:80");                             // { transport: "tcp", host: "127.0.0.1", port: 80 }
+ * ```
+ */
+export function toAddress(target: string | Address): Address {
+  if (typeof target === "string") return parseAddress(target);
+  if (target === null || typeof target !== "object") {
+    throw socketError("ERR_INVALID_ADDRESS", "address", undefined,
+      `the target must be a URL string like "tcp://127.0.0.1:80" or an Address object, got ${String(target)}`);
+  }
+  return parseAddress(formatAddress(target));
+}
+
+/**
+ * Refuses, before any I/O, what parses but cannot be used here: SSL 2.0/3.0, and local paths
+ * the system cannot hold (see {@link checkLocalPath}). connect() and listen() both call it.
+ *
+ * @example
+ * ```ts
+ * checkTransport(parseAddress("sslv3://example.com:443"), "sslv3://example.com:443"); // throws ERR_UNSUPPORTED_TRANSPORT
+ * ```
+ */
+export function checkTransport(address: Address, url: string): void {
+  const t = address.transport;
+  if (t === "sslv2" || t === "sslv3") {
+    throw socketError("ERR_UNSUPPORTED_TRANSPORT", "address", url,
+      `${t === "sslv2" ? "SSL 2.0" : "SSL 3.0"} is prohibited (${t === "sslv2" ? "RFC 6176" : "RFC 7568"}) and absent from the TLS stack; use tls:// instead`);
+  }
+  if ("path" in address) checkLocalPath(address.transport, address.path, url);
+}
+
+/**
+ * Room in `sockaddr_un.sun_path` (108 bytes on Linux, 104 on the BSDs and macOS). A path needs
+ * its terminating NUL inside it; an abstract name starts with a NUL instead.
+ */
+const SUN_PATH = process.platform === "linux" ? 108 : 104;
+
+/**
+ * Checks a unix or udg path against what the system can bind or connect to. The OS (and the
+ * unix-dgram addon) would silently cut a longer path, and talk to some other socket, so it
+ * is refused: ERR_INVALID_ADDRESS. `@name` is a Linux abstract socket name; elsewhere, and for
+ * udg:// (whose addon copies paths as C strings, so every abstract name would become the same
+ * empty one), it is refused too: write `./@name` for a file of that name.
+ *
+ * @example
+ * ```ts
+ * checkLocalPath("unix", "/tmp/" + "x".repeat(200), "unix:///tmp/xxx…"); // throws ERR_INVALID_ADDRESS
+ * checkLocalPath("unix", "@app", "unix://@app");                        // fine on Linux
+ * ```
+ */
+export function checkLocalPath(transport: LocalTransport, path: string, url: string): void {
+  const bad = (text: string): SocketError => socketError("ERR_INVALID_ADDRESS", "address", url, text);
+  const bytes = Buffer.byteLength(path);
+  if (isAbstractPath(path)) {
+    if (process.platform !== "linux") {
+      throw bad(`abstract socket names ("@name") exist only on Linux; for a file named "${path}" write ${transport}://./${path}`);
+    }
+    if (transport === "udg") {
+      throw bad(`udg:// does not support abstract socket names ("@name"): the unix-dgram addon cannot pass them; use a filesystem path such as udg:///tmp/app.sock, or unix://${path} for a stream socket`);
+    }
+    // "@" stands for the leading NUL, so the name may fill the whole of sun_path.
+    if (bytes > SUN_PATH) throw bad(`abstract socket name "${path}" is ${bytes - 1} bytes; the system allows at most ${SUN_PATH - 1}`);
+    return;
+  }
+  if (bytes > SUN_PATH - 1) {
+    throw bad(`${transport} socket path is ${bytes} bytes; the system allows at most ${SUN_PATH - 1} (sun_path): use a shorter path, e.g. a relative one (${transport}://app.sock) from a nearby working directory`);
+  }
+}
+
+/** True for a Linux abstract socket name, written `@name` (a leading NUL to the kernel). */
+function isAbstractPath(path: string): boolean {
+  return path.length > 1 && path.charCodeAt(0) === 0x40; // "@"
+}
+
+/**
+ * The path as Node's net module takes it: `@name` becomes `\0name` (the abstract namespace),
+ * anything else is unchanged. The Address keeps `@name` so that URLs stay printable.
+ *
+ * @example
+ * ```ts
+ * net.connect({ path: ioPath("@app") }); // the abstract socket "app"
+ * ```
+ */
+export function ioPath(path: string): string {
+  return isAbstractPath(path) ? `\0${path.slice(1)}` : path;
 }

@@ -5,10 +5,12 @@
 import net from "node:net";
 import { isIP } from "node:net";
 import {
-  formatAddress, isTlsTransport, parseAddress,
-  type Address, type InetAddress,
+  checkTransport, formatAddress, ioPath, isTlsTransport, parseAddress, toAddress,
+  type Address, type DatagramTarget, type InetAddress,
 } from "./address.js";
-import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
+import { DatagramSocket } from "./datagram.js";
+import { openUdp } from "./datagram-udp.js";
+import { openUnixDatagram } from "./datagram-unix.js";
 import { Deadline } from "./deadline.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
@@ -21,9 +23,6 @@ import type { StartTlsProtocol } from "./starttls/types.js";
 
 /** Connect deadline when none is given: 60 s, PHP's default_socket_timeout. */
 export const DEFAULT_CONNECT_TIMEOUT = 60_000;
-
-/** A datagram target: `udp://…` or `udg://…`. */
-export type DatagramTarget = `udp://${string}` | `udg://${string}` | `UDP://${string}` | `UDG://${string}`;
 
 /**
  * Opens a connection to a transport URL.
@@ -56,7 +55,7 @@ export function connect(target: string | Address, options?: ConnectOptions): Pro
   if (deadline.expired === null && plan.startTls === undefined) {
     const made = (stream: net.Socket): Socket => new Socket(stream, streamInit(plan));
     if (address.transport === "unix") {
-      return dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url, made, FINAL);
+      return dialWithin(net.connect({ path: ioPath(address.path), allowHalfOpen: true }), deadline, url, made, FINAL);
     }
     const ip = address.transport === "tcp" && plan.bind === undefined ? isIP(address.host) : 0;
     const family = opts.family ?? 0;
@@ -125,7 +124,7 @@ async function open(plan: ConnectPlan, deadline: Deadline): Promise<Socket | Dat
       return new DatagramSocket(backend, { transport: "udg", url, readTimeout: opts.readTimeout });
     }
     if ("path" in address) {
-      const socket = await dialWithin(net.connect({ path: address.path, allowHalfOpen: true }), deadline, url,
+      const socket = await dialWithin(net.connect({ path: ioPath(address.path), allowHalfOpen: true }), deadline, url,
         (stream) => new Socket(stream, streamInit(plan)));
       return startTls === undefined ? socket : upgrade(socket, startTls, plan.tls, "localhost", deadline);
     }
@@ -198,25 +197,6 @@ function parseTarget(target: string | Address): Readonly<{ address: Address; url
     PARSED.set(target, parsed);
   }
   return parsed;
-}
-
-/** Parses a string target, or checks an Address object by round-tripping it. */
-export function toAddress(target: string | Address): Address {
-  if (typeof target === "string") return parseAddress(target);
-  if (target === null || typeof target !== "object") {
-    throw socketError("ERR_INVALID_ADDRESS", "address", undefined,
-      `the target must be a URL string like "tcp://127.0.0.1:80" or an Address object, got ${String(target)}`);
-  }
-  return parseAddress(formatAddress(target));
-}
-
-/** Refuses transports that parse but cannot be used. */
-export function checkTransport(address: Address, url: string): void {
-  const t = address.transport;
-  if (t === "sslv2" || t === "sslv3") {
-    throw socketError("ERR_UNSUPPORTED_TRANSPORT", "address", url,
-      `${t === "sslv2" ? "SSL 2.0" : "SSL 3.0"} is prohibited (${t === "sslv2" ? "RFC 6176" : "RFC 7568"}) and absent from the TLS stack; use tls:// instead`);
-  }
 }
 
 function parseBindTo(bindTo: string, url: string): { host: string; port: number } {

@@ -1,18 +1,25 @@
 /**
  * DatagramSocket: UDP (`udp://`) and unix datagram (`udg://`) sockets, connected or bound,
- * with a bounded receive queue that counts what it had to drop.
+ * with a bounded receive queue that counts what it had to drop. The OS side lives in the
+ * backends (datagram-udp.ts, datagram-unix.ts) behind datagram-backend.ts.
  */
-import dgram from "node:dgram";
-import { rmSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import type unixDgramModule from "unix-dgram";
-import { formatAddress, parseAddress, type Address } from "./address.js";
+import { checkLocalPath, formatAddress, parseAddress, type Address } from "./address.js";
+import type { DatagramBackend, Destination } from "./datagram-backend.js";
+import { callDeadline, checkCallOptions, type CallOptions, type Deadline } from "./deadline.js";
+import "./dispose.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
-import { untilClosed } from "./iterate.js";
+import { DONE, untilClosed } from "./iterate.js";
 import { validateTimeout } from "./options.js";
 import type { Endpoint } from "./socket.js";
 
-/** One received datagram and who sent it. */
+/**
+ * One received datagram and who sent it.
+ *
+ * @example
+ * ```ts
+ * const { data, remote }: Datagram = await server.receive();
+ * ```
+ */
 export interface Datagram {
   data: Buffer;
   /** The sender; for unbound unix datagram senders `host` is "". */
@@ -24,33 +31,35 @@ const MAX_UDP4_PAYLOAD = 65507;
 const MAX_UDP6_PAYLOAD = 65527;
 const DEFAULT_RECEIVE_QUEUE = 1024;
 
-type Destination = { host: string; port: number } | { path: string } | null;
-
-/** What differs between UDP and unix datagram sockets (internal). */
-export interface DatagramBackend {
-  /** Sends one datagram; `to` is null on a connected socket. `done` gets null or nothing on success. */
-  send(data: Buffer, to: Destination, done: (err?: unknown) => void): void;
-  local(): Endpoint;
-  remote(): Endpoint | null;
-  close(): void;
-  /** Called by the backend for each datagram and for asynchronous errors. */
-  onMessage: (data: Buffer, remote: Endpoint) => void;
-  onError: (err: unknown) => void;
-}
+/**
+ * The canonical URL of a datagram socket. Typed as a datagram template so that
+ * `connect(socket.url)` picks the DatagramSocket overload.
+ *
+ * @example
+ * ```ts
+ * const server = await listen("udp://127.0.0.1:0");
+ * const client = await connect(server.url); // DatagramSocket, no cast
+ * ```
+ */
+export type DatagramUrl = `udp://${string}` | `udg://${string}`;
 
 /** A pending `receive()` (resolves a Datagram) or iterator `next()` (resolves an IteratorResult). */
 interface Waiter {
   resolve: (d: Datagram | IteratorResult<Datagram, undefined>) => void;
   reject: (e: SocketError) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** The call's time limit and signal; null when nothing limits it (iteration, or no timeout). */
+  deadline: Deadline | null;
   iterating: boolean;
 }
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /**
  * A UDP or unix datagram socket. From `connect("udp://…")` it is connected (use `send`);
  * from `listen("udp://…")` it is bound (use `receive` and `sendTo`).
+ *
+ * Deadlines are per call, as in Go: `receive()` and `receiveMany()` wait up to their own
+ * `{ timeout }`, else the socket's `readTimeout`. Iteration (`for await`, `batches()`) ignores
+ * `readTimeout` and waits until the socket is closed (or fails), as Deno's iteration does: an
+ * idle socket is not an error to a loop that serves it. `await using` closes it.
  *
  * @example
  * ```ts
@@ -61,10 +70,10 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  * await udp.close();
  * ```
  */
-export class DatagramSocket implements AsyncIterable<Datagram> {
+export class DatagramSocket implements AsyncIterable<Datagram>, AsyncDisposable {
   readonly transport: "udp" | "udg";
-  /** The peer's URL when connected, else this socket's own bound URL. */
-  readonly url: string;
+  /** The peer's URL when connected, else this socket's own bound URL (with the real port). */
+  readonly url: DatagramUrl;
   #backend: DatagramBackend;
   #queue: Datagram[] = [];
   #waiters: Waiter[] = [];
@@ -79,7 +88,8 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   /** @internal Use `connect()` or `listen()`. */
   constructor(backend: DatagramBackend, init: { transport: "udp" | "udg"; url: string; receiveQueue?: number | undefined; readTimeout?: number | undefined }) {
     this.transport = init.transport;
-    this.url = init.url;
+    // Every URL given here is canonical: formatAddress of a udp:// or udg:// address.
+    this.url = init.url as DatagramUrl;
     this.#backend = backend;
     this.#limit = init.receiveQueue ?? DEFAULT_RECEIVE_QUEUE;
     this.#readTimeout = init.readTimeout ?? 0;
@@ -96,6 +106,47 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   /** The connected peer, or null on a bound socket. */
   get remote(): Endpoint | null {
     return this.#backend.remote();
+  }
+
+  /**
+   * The local port this socket is bound to (the real one after `udp://…:0`), connected or
+   * not: a connected socket's peer port is `remote.port`. Always 0 for udg://, which has paths.
+   *
+   * @example
+   * ```ts
+   * const udp = await listen("udp://127.0.0.1:0");
+   * console.log(udp.port); // 40123
+   * ```
+   */
+  get port(): number {
+    return this.#backend.local().port;
+  }
+
+  /**
+   * Keeps the process alive while the socket is open (the default). See `unref()`.
+   *
+   * @example
+   * ```ts
+   * udp.ref();
+   * ```
+   */
+  ref(): void {
+    this.#backend.setRef(true);
+  }
+
+  /**
+   * Lets the process exit while the socket is open and idle, like Node's `dgram` `unref()`.
+   * udg:// sockets cannot: the unix-dgram addon's handle always holds the event loop, so
+   * this throws ERR_UNSUPPORTED_TRANSPORT for them rather than silently doing nothing.
+   *
+   * @example
+   * ```ts
+   * const stats = await listen("udp://127.0.0.1:0");
+   * stats.unref(); // the process may exit while it waits
+   * ```
+   */
+  unref(): void {
+    this.#backend.setRef(false);
   }
 
   /** Datagrams discarded because `receiveQueue` was full. */
@@ -115,7 +166,7 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   #deliver(d: Datagram): void {
     const w = this.#waiters.length > 0 ? this.#waiters.shift() : undefined;
     if (w) {
-      if (w.timer !== undefined) clearTimeout(w.timer);
+      if (w.deadline !== null) w.deadline.clear();
       w.resolve(w.iterating ? { value: d, done: false } : d);
     } else if (this.#queue.length < this.#limit) {
       this.#queue.push(d);
@@ -128,7 +179,7 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     // An ICMP error on a connected socket is reported to the next receive, once.
     const w = this.#waiters.shift();
     if (w) {
-      clearTimeout(w.timer);
+      w.deadline?.clear();
       w.reject(err);
     } else {
       this.#failure = err;
@@ -233,7 +284,9 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   #destination(target: string | Address | Endpoint): Destination {
     if (this.#closed) throw socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed");
     if (typeof target === "object" && target !== null && "family" in target) {
-      return target.family === "unix" ? { path: target.host } : { host: target.host, port: target.port };
+      if (target.family !== "unix") return { host: target.host, port: target.port };
+      checkLocalPath("udg", target.host, this.url);
+      return { path: target.host };
     }
     let address: Address;
     if (typeof target === "string" && this.transport === "udg" && !target.includes("://")) {
@@ -247,7 +300,10 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
       throw socketError("ERR_INVALID_ADDRESS", "write", formatAddress(address),
         `a ${this.transport}:// socket cannot send to a ${address.transport}:// address`);
     }
-    return "path" in address ? { path: address.path } : { host: address.host, port: address.port };
+    if (!("path" in address)) return { host: address.host, port: address.port };
+    // The addon would cut a long path and send to whatever socket the shorter one names.
+    checkLocalPath("udg", address.path, formatAddress(address));
+    return { path: address.path };
   }
 
   /** The bytes of one datagram, checked against what the protocol can carry. */
@@ -276,46 +332,63 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
   }
 
   /**
-   * The next datagram, waiting up to `readTimeout` ms.
+   * The next datagram, waiting up to `options.timeout` ms, else `readTimeout` (0: forever).
+   * A timeout rejects ETIMEDOUT (phase read), the signal ERR_ABORTED; either way no datagram
+   * is lost: one that arrives later waits for the next call.
    *
    * @example
    * ```ts
-   * const { data, remote } = await server.receive();
+   * const { data, remote } = await server.receive({ timeout: 1000 });
    * ```
    */
-  receive(): Promise<Datagram> {
-    return this.#next(false) as Promise<Datagram>;
+  receive(options?: CallOptions): Promise<Datagram> {
+    return this.#next(false, options, this.#readTimeout) as Promise<Datagram>;
   }
 
   /**
-   * The datagrams that arrive in one turn of the event loop, at least one (waiting up to
-   * `readTimeout` ms for it) and at most `max` (like `recvmmsg(2)`): one promise for a burst,
+   * The datagrams that arrive in one turn of the event loop, at least one (waiting for it as
+   * `receive(options)` does) and at most `max` (like `recvmmsg(2)`): one promise for a burst,
    * where `receive()` needs one per datagram.
    *
    * @example
    * ```ts
-   * const datagrams = await server.receiveMany();
+   * const datagrams = await server.receiveMany(64, { timeout: 1000 });
    * for (const { data, remote } of datagrams) console.log(remote.host, data.length);
    * ```
    */
-  receiveMany(max = Infinity): Promise<Datagram[]> {
+  receiveMany(max = Infinity, options?: CallOptions): Promise<Datagram[]> {
+    return this.#receiveMany(max, options, this.#readTimeout);
+  }
+
+  #receiveMany(max: number, options: CallOptions | undefined, fallback: number): Promise<Datagram[]> {
     if (!(max >= 1 && (max === Infinity || Number.isInteger(max)))) {
       return Promise.reject(socketError("ERR_INVALID_OPTION", "read", this.url,
         `receiveMany(max): max must be a positive integer, got ${String(max)}`));
     }
-    if (this.#queue.length > 0) return Promise.resolve(this.#queue.splice(0, max));
-    return this.receive().then((first) => max === 1 ? [first] : new Promise((resolve) => {
+    if (this.#queue.length > 0) {
+      if (options !== undefined) {
+        try {
+          checkCallOptions(options, this.url, "read");
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
+      return Promise.resolve(this.#queue.splice(0, max));
+    }
+    const first = this.#next(false, options, fallback) as Promise<Datagram>;
+    return first.then((one) => max === 1 ? [one] : new Promise((resolve) => {
       // The first datagram woke us; those that came with it are delivered before setImmediate runs.
       setImmediate(() => {
         const burst = this.#queue.splice(0, max - 1);
-        burst.unshift(first);
+        burst.unshift(one);
         resolve(burst);
       });
     }));
   }
 
   /**
-   * Bursts of datagrams (see `receiveMany`) until the socket is closed.
+   * Bursts of datagrams (see `receiveMany`) until the socket is closed. Like `for await`, it
+   * ignores `readTimeout`: an idle socket just waits.
    *
    * @example
    * ```ts
@@ -323,11 +396,12 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    * ```
    */
   batches(max = Infinity): AsyncIterable<Datagram[]> {
-    return { [Symbol.asyncIterator]: () => untilClosed(() => this.receiveMany(max)) };
+    return { [Symbol.asyncIterator]: () => untilClosed(() => this.#receiveMany(max, undefined, 0)) };
   }
 
   /**
-   * Datagrams until the socket is closed.
+   * Datagrams until the socket is closed. `readTimeout` does not apply: the loop waits for
+   * as long as the socket is idle (it limits `receive()` calls only), and ends at `close()`.
    *
    * @example
    * ```ts
@@ -336,16 +410,24 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
    */
   [Symbol.asyncIterator](): AsyncIterator<Datagram, undefined> {
     return {
-      next: () => this.#next(true) as Promise<IteratorResult<Datagram, undefined>>,
+      next: () => this.#next(true, undefined, 0) as Promise<IteratorResult<Datagram, undefined>>,
       return: () => Promise.resolve(DONE),
     };
   }
 
   /**
    * The next datagram, as itself (`receive()`) or as an iterator result (`for await`, which
-   * ends at close instead of rejecting). One promise per datagram, resolved by `#deliver`.
+   * ends at close instead of rejecting). One promise per datagram, resolved by `#deliver`;
+   * a Deadline only when the call has a time limit or a signal.
    */
-  #next(iterating: boolean): Promise<Datagram | IteratorResult<Datagram, undefined>> {
+  #next(iterating: boolean, options: CallOptions | undefined, fallback: number): Promise<Datagram | IteratorResult<Datagram, undefined>> {
+    if (options !== undefined) {
+      try {
+        checkCallOptions(options, this.url, "read");
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(iterating ? { value: queued, done: false } : queued);
     if (this.#failure) {
@@ -357,15 +439,25 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
       return iterating ? Promise.resolve(DONE)
         : Promise.reject(socketError("ERR_SOCKET_CLOSED", "read", this.url, "the socket is closed"));
     }
+    const deadline = callDeadline(options, fallback, this.url, "read", "no datagram arrived");
+    if (deadline === null) {
+      return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, deadline, iterating }));
+    }
+    const expired = deadline.expired;
+    if (expired !== null) {
+      deadline.clear();
+      return Promise.reject(expired);
+    }
     return new Promise((resolve, reject) => {
-      const w: Waiter = { resolve, reject, timer: undefined, iterating };
-      if (this.#readTimeout > 0) {
-        const ms = this.#readTimeout;
-        w.timer = setTimeout(() => {
-          this.#waiters.splice(this.#waiters.indexOf(w), 1);
-          reject(socketError("ETIMEDOUT", "read", this.url, `no datagram within readTimeout ${ms} ms`));
-        }, ms);
-      }
+      const w: Waiter = { resolve, reject, deadline, iterating };
+      // Runs only while the waiter is queued: #deliver, #fail and close() clear the deadline
+      // as they take it, so a datagram is never handed to a call that already gave up.
+      deadline.onExpire((err) => {
+        deadline.clear();
+        const i = this.#waiters.indexOf(w);
+        if (i !== -1) this.#waiters.splice(i, 1);
+        reject(err);
+      });
       this.#waiters.push(w);
     });
   }
@@ -383,7 +475,7 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     this.#closed = true;
     const err = socketError("ERR_SOCKET_CLOSED", "read", this.url, "the socket was closed");
     for (const w of this.#waiters.splice(0)) {
-      clearTimeout(w.timer);
+      w.deadline?.clear();
       if (w.iterating) w.resolve(DONE);
       else w.reject(err);
     }
@@ -391,167 +483,16 @@ export class DatagramSocket implements AsyncIterable<Datagram> {
     this.#backend.close();
     return Promise.resolve();
   }
-}
 
-// ---------------------------------------------------------------- UDP
-
-/** Options for opening a UDP socket (internal). */
-export interface UdpOpenOptions {
-  family: 4 | 6;
-  bind?: { host: string; port: number } | undefined;
-  connect?: { host: string; port: number } | undefined;
-  reuseAddr?: boolean | undefined;
-  ipv6Only?: boolean | undefined;
-  broadcast?: boolean | undefined;
-}
-
-/**
- * Opens, binds and optionally connects a UDP socket; rejects with the OS error.
- *
- * @example
- * ```ts
- * const backend = await openUdp({ family: 4, connect: { host: "127.0.0.1", port: 53 } });
- * ```
- */
-export function openUdp(o: UdpOpenOptions, url: string, phase: "connect" | "listen"): Promise<DatagramBackend> {
-  const socket = dgram.createSocket({
-    type: o.family === 6 ? "udp6" : "udp4",
-    reuseAddr: o.reuseAddr ?? false,
-    ...(o.ipv6Only === undefined ? {} : { ipv6Only: o.ipv6Only }),
-  });
-  let local: Endpoint | null = null;
-  let remote: Endpoint | null = null;
-  const backend: DatagramBackend = {
-    send(data, to, done) {
-      if (to === null) socket.send(data, done);
-      else if ("host" in to) socket.send(data, to.port, to.host, done);
-      else done(socketError("ERR_INVALID_ADDRESS", "write", url, "a udp:// socket cannot send to a path"));
-    },
-    local() {
-      if (local === null) {
-        const a = socket.address();
-        local = { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
-      }
-      return local;
-    },
-    remote() {
-      return remote;
-    },
-    close() {
-      socket.close();
-    },
-    onMessage: () => {},
-    onError: () => {},
-  };
-  socket.on("message", (msg, rinfo) =>
-    backend.onMessage(msg, { host: rinfo.address, port: rinfo.port, family: rinfo.family === "IPv6" ? "IPv6" : "IPv4" }));
-  return new Promise((resolve, reject) => {
-    const fail = (err: unknown) => {
-      socket.close();
-      reject(toSocketError(err, phase, url));
-    };
-    socket.once("error", fail);
-    const ready = () => {
-      socket.off("error", fail);
-      socket.on("error", (err) => backend.onError(err));
-      backend.local();
-      if (o.connect !== undefined) {
-        // Asked once here: remoteAddress() is a syscall, and send() needs to know.
-        const a = socket.remoteAddress();
-        remote = { host: a.address, port: a.port, family: a.family === "IPv6" ? "IPv6" : "IPv4" };
-      }
-      resolve(backend);
-    };
-    socket.bind({ address: o.bind?.host ?? (o.family === 6 ? "::" : "0.0.0.0"), port: o.bind?.port ?? 0 }, () => {
-      // Broadcast must be allowed before connecting to a broadcast address.
-      if (o.broadcast) socket.setBroadcast(true);
-      if (o.connect === undefined) return ready();
-      socket.connect(o.connect.port, o.connect.host, (err?: Error) => (err ? fail(err) : ready()));
-    });
-  });
-}
-
-// ---------------------------------------------------------------- unix datagrams
-
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, n]) => [n, name]),
-);
-
-function unixError(err: Error & { code?: unknown; errno?: unknown; syscall?: string }): Error {
-  const n = typeof err.errno === "number" ? Math.abs(err.errno) : NaN;
-  const name = ERRNO_NAMES.get(n);
-  if (err.code === 1) return Object.assign(new Error("the receiver's queue is full"), { code: "EAGAIN", errno: 11 });
-  return name ? Object.assign(new Error(`${err.syscall ?? "unix datagram"} ${name}`), { code: name, errno: n }) : err;
-}
-
-/**
- * Opens a unix datagram socket, bound to `bind` and/or connected to `connect`.
- *
- * @example
- * ```ts
- * const backend = await openUnixDatagram({ bind: "/tmp/server.sock" }, "udg:///tmp/server.sock", "listen");
- * ```
- */
-export async function openUnixDatagram(
-  o: { bind?: string | undefined; connect?: string | undefined },
-  url: string,
-  phase: "connect" | "listen",
-): Promise<DatagramBackend> {
-  // A native addon: loaded by the first udg:// socket rather than by every program that imports sockurl.
-  let unixDgram: typeof unixDgramModule;
-  try {
-    unixDgram = (await import("unix-dgram")).default;
-  } catch (err) {
-    throw socketError("ERR_UNSUPPORTED_TRANSPORT", phase, url,
-      `udg:// needs the unix-dgram native module, which failed to load (${(err as Error).message})`, { cause: err });
+  /**
+   * `await using` support: closes the socket.
+   *
+   * @example
+   * ```ts
+   * await using udp = await listen("udp://127.0.0.1:0");
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
-  return new Promise((resolve, reject) => {
-    let socket: ReturnType<typeof unixDgram.createSocket>;
-    try {
-      socket = unixDgram.createSocket("unix_dgram");
-    } catch (err) {
-      return reject(toSocketError(unixError(err as Error), phase, url));
-    }
-    let open = true;
-    let bound = false;
-    const backend: DatagramBackend = {
-      send(data, to, done) {
-        const cb = (err?: Error & { code?: number }) => done(err ? unixError(err) : undefined);
-        if (to === null) socket.send(data, cb);
-        else if ("path" in to) socket.send(data, 0, data.length, to.path, cb);
-        else done(socketError("ERR_INVALID_ADDRESS", "write", url, "a udg:// socket sends to paths, not host:port"));
-      },
-      local: () => ({ host: o.bind ?? "", port: 0, family: "unix" }),
-      remote: () => (o.connect === undefined ? null : { host: o.connect, port: 0, family: "unix" }),
-      close() {
-        if (open) {
-          open = false;
-          socket.close();
-          // Like Node's unix stream servers, remove the socket file this socket created.
-          if (bound) rmSync(o.bind!, { force: true });
-        }
-      },
-      onMessage: () => {},
-      onError: () => {},
-    };
-    let failed: unknown = null;
-    socket.on("error", (err) => {
-      if (failed === null && !ready) failed = unixError(err);
-      else backend.onError(unixError(err));
-    });
-    socket.on("message", (buf, rinfo) => backend.onMessage(buf, { host: rinfo.path ?? "", port: 0, family: "unix" }));
-    let ready = false;
-    // unix-dgram reports bind/connect errors synchronously through 'error'.
-    if (o.bind !== undefined) {
-      socket.bind(o.bind);
-      bound = failed === null;
-    }
-    if (failed === null && o.connect !== undefined) socket.connect(o.connect);
-    if (failed !== null) {
-      backend.close();
-      return reject(toSocketError(failed, phase, url));
-    }
-    ready = true;
-    resolve(backend);
-  });
 }

@@ -8,14 +8,15 @@
  * const client = await connect(server.url);
  * ```
  */
-export { connect, type DatagramTarget } from "./connect.js";
+export { connect } from "./connect.js";
 export { listen, Server, type AcceptOptions } from "./server.js";
 export { Socket, type Endpoint, type ReadLineOptions } from "./socket.js";
-export { DatagramSocket, type Datagram } from "./datagram.js";
+export { DatagramSocket, type Datagram, type DatagramUrl } from "./datagram.js";
+export type { CallOptions } from "./deadline.js";
 export {
   parseAddress, formatAddress, INET_TRANSPORTS, LOCAL_TRANSPORTS,
   type Address, type InetAddress, type LocalAddress, type Transport, type InetTransport,
-  type LocalTransport, type ParseAddressOptions,
+  type LocalTransport, type ParseAddressOptions, type DatagramTarget,
 } from "./address.js";
 export { SocketError, ERROR_CODES, type ErrorCode, type Phase } from "./errors.js";
 export type { ConnectOptions, ListenOptions, Lookup, LookupAddress } from "./options.js";

@@ -5,11 +5,18 @@
 import net from "node:net";
 import { isIP } from "node:net";
 import tls from "node:tls";
-import { formatAddress, isTlsTransport, type Address, type InetAddress } from "./address.js";
-import { checkTransport, toAddress, type DatagramTarget } from "./connect.js";
-import { DatagramSocket, openUdp, openUnixDatagram } from "./datagram.js";
+import {
+  checkTransport, formatAddress, ioPath, isTlsTransport, toAddress,
+  type Address, type DatagramTarget, type InetAddress,
+} from "./address.js";
+import { DatagramSocket } from "./datagram.js";
+import { openUdp } from "./datagram-udp.js";
+import { openUnixDatagram } from "./datagram-unix.js";
+import { callDeadline, checkCallOptions, type CallOptions, type Deadline } from "./deadline.js";
+import "./dispose.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
-import { validateListenOptions, validateTimeout, type ListenOptions } from "./options.js";
+import { DONE } from "./iterate.js";
+import { validateListenOptions, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
 import { Socket } from "./socket.js";
 import { noPeerCertificate, serverChecksNothing, serverContextOptions, serverOptionError } from "./tls-server.js";
@@ -20,21 +27,25 @@ import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
 const DEFAULT_BACKLOG = 511;
 const DEFAULT_ACCEPT_QUEUE = 128;
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-const noop = (): void => {};
 
-/** Options of `Server.accept()`. */
-export interface AcceptOptions {
-  /** Give up after this many ms with ETIMEDOUT (0 or absent: wait forever). */
-  timeout?: number;
-  signal?: AbortSignal;
-}
+/**
+ * Options of `Server.accept()`: the `{ timeout, signal }` every waiting call takes.
+ * @deprecated Use {@link CallOptions}; this alias stays for code written against 0.1.
+ *
+ * @example
+ * ```ts
+ * const options: AcceptOptions = { timeout: 5000 };
+ * ```
+ */
+export type AcceptOptions = CallOptions;
 
-/** A waiting `accept()`: resolved with the socket, rejected by close(). */
+/** A waiting `accept()`: resolved with the socket, rejected by close() or its deadline. */
 interface Acceptor {
   iterating: false;
   resolve: (s: Socket) => void;
   reject: (e: SocketError) => void;
-  cleanup: () => void;
+  /** The call's time limit and signal; null when nothing limits it. */
+  deadline: Deadline | null;
 }
 
 /** A waiting `for await` step: resolved with an iterator result, ended (not rejected) by close(). */
@@ -44,10 +55,9 @@ interface IteratingAcceptor {
   reject: (e: SocketError) => void;
 }
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
-
 /**
- * A listening stream socket. Connections queue until `accept()` takes them.
+ * A listening stream socket. Connections queue until `accept()` takes them. `await using`
+ * closes it; `unref()` lets the process exit while it listens.
  *
  * @example
  * ```ts
@@ -60,7 +70,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  * }
  * ```
  */
-export class Server implements AsyncIterable<Socket> {
+export class Server implements AsyncIterable<Socket>, AsyncDisposable {
   /** The URL clients connect to, with the real port. */
   readonly url: string;
   /** The bound address, with the real port. */
@@ -90,12 +100,7 @@ export class Server implements AsyncIterable<Socket> {
     }
     server.on(tlsOptions === null ? "connection" : "secureConnection", (raw: net.Socket) => {
       if (tlsOptions !== null) raw.allowHalfOpen = true;
-      // Attach the error listener before anything else can happen on this socket.
-      // getpeername is a syscall: work the peer's URL out only when someone asks.
-      const peerUrl = (): string => {
-        const remote = raw.remoteAddress;
-        return remote === undefined ? this.url : formatAddress({ transport, host: remote, port: raw.remotePort ?? 0 } as InetAddress);
-      };
+      const peerUrl = this.#peerUrl(raw);
       let session;
       if (tlsOptions !== null) {
         const secure = raw as tls.TLSSocket;
@@ -120,6 +125,63 @@ export class Server implements AsyncIterable<Socket> {
     server.on("error", () => {});
   }
 
+  /**
+   * The URL of an accepted connection's peer. The peer's address is taken now, at accept,
+   * while the connection is certain to have one (Node forgets it once the socket is
+   * destroyed, and a client may close at once); the URL itself is only formatted when asked.
+   * A unix peer is usually unnamed, so its sockets carry the server's URL. An inet peer that
+   * reset before it could be named gets the unspecified address and port 0, never the
+   * server's own URL, which would name the wrong end.
+   */
+  #peerUrl(raw: net.Socket): string | (() => string) {
+    const transport = this.address.transport;
+    if (!("port" in this.address)) return this.url;
+    // One getpeername(2); Node caches the answer for socket.remote as well.
+    const host = raw.remoteAddress;
+    const port = raw.remotePort ?? 0;
+    if (host === undefined) return formatAddress({ transport, host: this.address.host.includes(":") ? "::" : "0.0.0.0", port: 0 } as InetAddress);
+    return () => formatAddress({ transport, host, port } as InetAddress);
+  }
+
+  /**
+   * The bound port (the real one after listening on port 0). Unix listeners have none: 0.
+   *
+   * @example
+   * ```ts
+   * const server = await listen("tcp://127.0.0.1:0");
+   * const client = await connect(`tcp://127.0.0.1:${server.port}`);
+   * ```
+   */
+  get port(): number {
+    return "port" in this.address ? this.address.port : 0;
+  }
+
+  /**
+   * Keeps the process alive while the server listens (the default). See `unref()`.
+   *
+   * @example
+   * ```ts
+   * server.ref();
+   * ```
+   */
+  ref(): void {
+    this.#server.ref();
+  }
+
+  /**
+   * Lets the process exit while the server listens and nothing else keeps it alive, like
+   * `net.Server.unref()`. Accepted sockets are not affected.
+   *
+   * @example
+   * ```ts
+   * const metrics = await listen("tcp://127.0.0.1:0");
+   * metrics.unref(); // a side listener must not keep the program running
+   * ```
+   */
+  unref(): void {
+    this.#server.unref();
+  }
+
   /** Connections dropped because the accept queue was full. */
   get dropped(): number {
     return this.#dropped;
@@ -140,7 +202,7 @@ export class Server implements AsyncIterable<Socket> {
     if (acceptor) {
       if (acceptor.iterating) acceptor.resolve({ value: socket, done: false });
       else {
-        acceptor.cleanup();
+        acceptor.deadline?.clear();
         acceptor.resolve(socket);
       }
     } else if (this.#queue.length < this.#queueLimit) {
@@ -152,51 +214,50 @@ export class Server implements AsyncIterable<Socket> {
   }
 
   /**
-   * The next connection, waiting for one if none is queued.
+   * The next connection, waiting for one if none is queued: up to `options.timeout` ms
+   * (ETIMEDOUT, phase accept), or until `options.signal` aborts (ERR_ABORTED). A connection
+   * that arrives after the call gave up stays queued for the next one.
    *
    * @example
    * ```ts
    * const socket = await server.accept({ timeout: 5000 });
    * ```
    */
-  accept(options: AcceptOptions = {}): Promise<Socket> {
-    try {
-      if (options.timeout !== undefined) validateTimeout(options.timeout, "timeout");
-    } catch (err) {
-      return Promise.reject(err);
+  accept(options?: CallOptions): Promise<Socket> {
+    if (options !== undefined) {
+      try {
+        checkCallOptions(options, this.url, "accept");
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
     if (this.#closed) return Promise.reject(this.#closedError());
-    if (options.signal?.aborted) return Promise.reject(this.#abortError(options.signal));
-    if (!options.timeout && options.signal === undefined) {
+    let deadline: Deadline | null;
+    try {
+      deadline = callDeadline(options, 0, this.url, "accept", "no connection arrived");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (deadline === null) {
       // The common case (for await, or accept() alone): nothing to clean up afterwards.
-      return new Promise((resolve, reject) => this.#acceptors.push({ iterating: false, resolve, reject, cleanup: noop }));
+      return new Promise((resolve, reject) => this.#acceptors.push({ iterating: false, resolve, reject, deadline }));
+    }
+    const expired = deadline.expired;
+    if (expired !== null) {
+      deadline.clear();
+      return Promise.reject(expired);
     }
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const signal = options.signal;
-      const acceptor: Acceptor = {
-        iterating: false,
-        resolve,
-        reject,
-        cleanup: () => {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", onAbort);
-        },
-      };
-      const giveUp = (err: SocketError) => {
+      const acceptor: Acceptor = { iterating: false, resolve, reject, deadline };
+      // Runs only while the acceptor is queued: #offer and close() clear the deadline as they take it.
+      deadline.onExpire((err) => {
+        deadline.clear();
         const i = this.#acceptors.indexOf(acceptor);
         if (i !== -1) this.#acceptors.splice(i, 1);
-        acceptor.cleanup();
         reject(err);
-      };
-      const onAbort = () => giveUp(this.#abortError(signal!));
-      if (options.timeout) {
-        const ms = options.timeout;
-        timer = setTimeout(() => giveUp(socketError("ETIMEDOUT", "accept", this.url, `no connection within ${ms} ms`)), ms);
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
+      });
       this.#acceptors.push(acceptor);
     });
   }
@@ -239,7 +300,7 @@ export class Server implements AsyncIterable<Socket> {
     for (const a of this.#acceptors.splice(0)) {
       if (a.iterating) a.resolve(DONE);
       else {
-        a.cleanup();
+        a.deadline?.clear();
         a.reject(err);
       }
     }
@@ -251,12 +312,20 @@ export class Server implements AsyncIterable<Socket> {
     });
   }
 
-  #closedError(): SocketError {
-    return socketError("ERR_SOCKET_CLOSED", "accept", this.url, "the server is closed");
+  /**
+   * `await using` support: closes the server (accepted sockets stay open).
+   *
+   * @example
+   * ```ts
+   * await using server = await listen("tcp://127.0.0.1:0");
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
-  #abortError(signal: AbortSignal): SocketError {
-    return socketError("ERR_ABORTED", "accept", this.url, "aborted by the caller's signal", { cause: signal.reason });
+  #closedError(): SocketError {
+    return socketError("ERR_SOCKET_CLOSED", "accept", this.url, "the server is closed");
   }
 }
 
@@ -296,7 +365,7 @@ export async function listen(target: string | Address, options?: ListenOptions):
       const backend = await openUnixDatagram({ bind: address.path }, url, "listen");
       return new DatagramSocket(backend, { transport: "udg", url, receiveQueue: opts.receiveQueue, readTimeout: opts.readTimeout });
     }
-    const server = await bindServer({ path: address.path, backlog: opts.backlog ?? DEFAULT_BACKLOG }, url, opts.signal, null, {});
+    const server = await bindServer({ path: ioPath(address.path), backlog: opts.backlog ?? DEFAULT_BACKLOG }, url, opts.signal, null, {});
     return new Server(server, address, opts);
   }
   let host = address.host;

@@ -7,7 +7,7 @@ import { constants as cryptoConstants } from "node:crypto";
 import type { Socket as NetSocket } from "node:net";
 import type { Duplex } from "node:stream";
 import tls from "node:tls";
-import { detailOf, socketError, type SocketError } from "./errors.js";
+import { detailOf, type SocketError } from "./errors.js";
 import { invalidOption } from "./options.js";
 import { handshakeError, type TlsSession } from "./tls-handshake.js";
 import { negotiatedOf, type TlsVerdict } from "./tls-info.js";

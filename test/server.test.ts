@@ -87,7 +87,7 @@ describe("listen", () => {
   test("backlog and ipv6Only are applied: an IPv6-only listener leaves the IPv4 port free", async () => {
     const server = await listen("tcp://[::]:0", { ipv6Only: true, backlog: 16 });
     try {
-      const port = (server.address as { port: number }).port;
+      const port = server.port;
       const v4 = await listen(`tcp://0.0.0.0:${port}`);
       await v4.close();
     } finally {
