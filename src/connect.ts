@@ -17,7 +17,7 @@ import { validateConnectOptions, type ConnectOptions, type LookupAddress } from 
 import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, literalAddress, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
 import { Socket, type SocketInit } from "./socket.js";
 import { clientHandshake } from "./tls-client.js";
-import { negotiateStartTls, validateStartTlsOptions } from "./starttls/index.js";
+import { negotiate, validateStartTlsOptions } from "./starttls/index.js";
 import { validateTlsOptions, versionRange, type TlsOptions } from "./tls-options.js";
 import type { StartTlsProtocol } from "./starttls/types.js";
 
@@ -126,7 +126,7 @@ async function open(plan: ConnectPlan, deadline: Deadline): Promise<Socket | Dat
     if ("path" in address) {
       const socket = await dialWithin(net.connect({ path: ioPath(address.path), allowHalfOpen: true }), deadline, url,
         (stream) => new Socket(stream, streamInit(plan)));
-      return startTls === undefined ? socket : upgrade(socket, startTls, plan.tls, "localhost", deadline);
+      return startTls === undefined ? socket : await upgrade(socket, startTls, plan.tls, "localhost", deadline);
     }
     deadline.phase = "resolve";
     let addresses = literalAddress(address.host, opts.family ?? 0, url)
@@ -144,7 +144,7 @@ async function open(plan: ConnectPlan, deadline: Deadline): Promise<Socket | Dat
     const stream = await dialTcp(address, addresses, opts, bind, deadline, url);
     if (!plan.useTls) {
       const socket = new Socket(stream, streamInit(plan));
-      return startTls === undefined ? socket : upgrade(socket, startTls, plan.tls, address.host, deadline);
+      return startTls === undefined ? socket : await upgrade(socket, startTls, plan.tls, address.host, deadline);
     }
     deadline.phase = "tls";
     const handshake = clientHandshake(stream, plan.tls, { host: address.host, transport: address.transport, url });
@@ -164,7 +164,7 @@ function splitStartTls(option: StartTlsOption): { protocol: string; options: Rec
   return { protocol, options };
 }
 
-/** Negotiates STARTTLS inside the connect deadline; the socket is destroyed on failure. */
+/** Negotiates STARTTLS inside the connect deadline (options checked by planConnect); the socket is destroyed on failure. */
 async function upgrade(
   socket: Socket,
   startTls: { protocol: string; options: Record<string, unknown> },
@@ -172,10 +172,7 @@ async function upgrade(
   host: string,
   deadline: Deadline,
 ): Promise<Socket> {
-  deadline.phase = "starttls";
-  const timeout = deadline.remaining();
-  const options = { ...startTls.options, tls, ...(Number.isFinite(timeout) ? { timeout } : {}) };
-  await deadline.race(negotiateStartTls(socket, startTls.protocol as StartTlsProtocol, options, host), () => socket.destroy());
+  await negotiate(socket, startTls.protocol as StartTlsProtocol, { ...startTls.options, tls }, host, deadline);
   return socket;
 }
 
@@ -348,9 +345,7 @@ function combineFailures(failures: AttemptFailure[], url: string): SocketError {
     const e = toSocketError(f.error, "connect");
     return `${f.address.family === 6 ? `[${f.address.address}]` : f.address.address} ${e.code}`;
   });
-  return new SocketError(
-    `connect ${url}: all ${failures.length} addresses failed (${each.join(", ")}) (${first.code})`,
-    { code: first.code, phase: "connect", address: url, errno: first.errno, cause: attemptErrors(failures) },
-  );
+  return socketError(first.code, "connect", url, `all ${failures.length} addresses failed: ${each.join(", ")}`,
+    { errno: first.errno, cause: attemptErrors(failures) });
 }
 

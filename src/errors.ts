@@ -38,7 +38,7 @@ export const ERROR_CODES = {
   ERR_UNKNOWN_TRANSPORT: "the transport name is not one sockurl knows",
   ERR_UNSUPPORTED_TRANSPORT: "the transport is known but cannot be used (SSL 2.0/3.0)",
   ERR_INVALID_OPTION: "an option has the wrong type or an out-of-range value",
-  ETIMEDOUT: "a connect, handshake or read deadline passed",
+  ETIMEDOUT: "a deadline passed: connect, handshake, read, write, close, accept or receive (the phase says which)",
   ERR_TLS_CERT: "the peer certificate failed verification",
   ERR_TLS_FINGERPRINT: "the peer certificate does not match the pinned fingerprint",
   ERR_TLS_HANDSHAKE: "the TLS handshake failed",
@@ -253,4 +253,34 @@ export function detailOf(err: unknown): string {
   if (typeof e.reason === "string" && e.reason !== "") return e.reason;
   if (typeof e.message === "string" && e.message !== "") return e.message.trim();
   return String(err);
+}
+
+/**
+ * Where an option error is reported: the target it concerns and the phase (default "address").
+ *
+ * @example
+ * ```ts
+ * const place: OptionErrorPlace = { url: "tls://127.0.0.1:443" };
+ * ```
+ */
+export interface OptionErrorPlace {
+  /** The target URL, when the call has one: the message then names it. */
+  url?: string | undefined;
+  /** "address" for options checked before any I/O; "starttls" for the upgrade's own options. */
+  phase?: Phase;
+  cause?: unknown;
+}
+
+/**
+ * The ERR_INVALID_OPTION error every option check throws: one builder, so that every option
+ * message has the same shape, `address tcp://127.0.0.1:80: timeout must be … (ERR_INVALID_OPTION)`.
+ *
+ * @example
+ * ```ts
+ * throw invalidOption("timeout must be a number of milliseconds", { url: "tcp://127.0.0.1:80" });
+ * ```
+ */
+export function invalidOption(text: string, place: OptionErrorPlace = {}): SocketError {
+  return socketError("ERR_INVALID_OPTION", place.phase ?? "address", place.url, text,
+    place.cause === undefined ? {} : { cause: place.cause });
 }

@@ -2,7 +2,7 @@
  * Option types and their validation. Every option is checked here, before any I/O,
  * and a bad one is an ERR_INVALID_OPTION that names the option and what it accepts.
  */
-import { socketError, type Phase, type SocketError } from "./errors.js";
+import { invalidOption } from "./errors.js";
 import type { TlsOptions } from "./tls-options.js";
 import type { StartTlsNegotiationOptions, StartTlsProtocol } from "./starttls/types.js";
 
@@ -124,35 +124,6 @@ const LISTEN_KEYS = new Set<string>([
   "readTimeout", "writeTimeout", "highWaterMark", "acceptQueue", "receiveQueue", "signal", "tls",
 ]);
 
-/**
- * Where an option error is reported: the target it concerns and the phase (default "address").
- *
- * @example
- * ```ts
- * const place: OptionErrorPlace = { url: "tls://127.0.0.1:443" };
- * ```
- */
-export interface OptionErrorPlace {
-  /** The target URL, when the call has one: the message then names it. */
-  url?: string | undefined;
-  /** "address" for options checked before any I/O; "starttls" for the upgrade's own options. */
-  phase?: Phase;
-  cause?: unknown;
-}
-
-/**
- * The ERR_INVALID_OPTION error every option check throws: one builder, so that every option
- * message has the same shape, `address tcp://127.0.0.1:80: timeout must be … (ERR_INVALID_OPTION)`.
- *
- * @example
- * ```ts
- * throw invalidOption("timeout must be a number of milliseconds", { url: "tcp://127.0.0.1:80" });
- * ```
- */
-export function invalidOption(text: string, place: OptionErrorPlace = {}): SocketError {
-  return socketError("ERR_INVALID_OPTION", place.phase ?? "address", place.url, text,
-    place.cause === undefined ? {} : { cause: place.cause });
-}
 
 /**
  * A non-negative finite number of milliseconds (0 means "no deadline").

@@ -87,9 +87,9 @@ export class ReadQueue {
 
   /**
    * Completes waiting reads in order, as far as the buffer allows. Reads that still need bytes
-   * get `final` when it is given (the stream failed or closed), else they go on waiting.
+   * are rejected with `final` when it is given (the stream failed or closed), else they go on waiting.
    */
-  settle(final: (() => SocketError) | null): void {
+  settle(final: SocketError | null): void {
     const pending = this.#pending;
     while (pending.length > 0) {
       const op = pending[0]!;
@@ -106,7 +106,7 @@ export class ReadQueue {
         if (final === null) break;
         pending.shift();
         done(op);
-        op.reject(final());
+        op.reject(final);
         continue;
       }
       pending.shift();

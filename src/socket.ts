@@ -5,7 +5,7 @@
  */
 import type { Duplex } from "node:stream";
 import { hostOfUrl, type Transport } from "./address.js";
-import { checkCallOptions, checkedCallDeadline, type CallOptions, type Deadline } from "./deadline.js";
+import { checkCallOptions, checkedCallDeadline, Deadline, type CallOptions } from "./deadline.js";
 import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
 import { DONE } from "./iterate.js";
 import { ALL, attempt, EXACTLY, INTO, LINE, ReadQueue, SOME, UNTIL, type ReadKind } from "./read-queue.js";
@@ -68,6 +68,16 @@ type NetLike = Duplex & {
   cork(): void;
   uncork(): void;
 };
+
+/**
+ * @internal The upgrade behind `startTls()`, for callers that have checked the options already.
+ *
+ * @example
+ * ```ts
+ * await socket[UPGRADE](checkedTlsOptions, false, { timeout: 5000 });
+ * ```
+ */
+export const UPGRADE = Symbol("sockurl.upgrade");
 
 /** On a stream a Socket listens to: that Socket. */
 const OWNER = Symbol("sockurl.Socket");
@@ -279,10 +289,17 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
    */
   async startTls(options: StartTlsOptions = {}): Promise<void> {
     const { server = false, timeout, signal, ...rest } = options ?? {};
-    const url = this.url;
     const call = { timeout, signal };
-    checkCallOptions(call, url, "tls");
-    const tlsOptions = validateTlsOptions(rest);
+    checkCallOptions(call, this.url, "tls");
+    return this[UPGRADE](validateTlsOptions(rest, this.url), server, call);
+  }
+
+  /**
+   * @internal startTls() with options already checked (negotiateStartTls checks them once);
+   * `call` may be the caller's own Deadline, which is then left for the caller to clear.
+   */
+  async [UPGRADE](tlsOptions: TlsOptions, server: boolean, call: CallOptions | Deadline): Promise<void> {
+    const url = this.url;
     if (this.#tls !== null || this.#upgrading) {
       throw socketError("ERR_TLS_ALREADY_ACTIVE", "starttls", url, "TLS is already active on this socket");
     }
@@ -304,8 +321,9 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     }
     // Bad options fail here, with the plaintext socket untouched.
     const upgrade = prepareUpgrade(server, tlsOptions, this.transport, url, this.#host ?? hostOfUrl(url));
-    const deadline = checkedCallDeadline(call, tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, url, "tls",
-      "the TLS handshake did not finish");
+    const owned = !(call instanceof Deadline);
+    const deadline = call instanceof Deadline ? call
+      : checkedCallDeadline(call, tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, url, "tls", "the TLS handshake did not finish");
     const plain = this.#stream;
     this.#upgrading = true;
     this.#detach(plain);
@@ -331,7 +349,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
       this.#onClose();
       throw toSocketError(err, "tls", url);
     } finally {
-      deadline?.clear();
+      if (owned) deadline?.clear();
       this.#upgrading = false;
     }
   }
@@ -555,8 +573,10 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   /** Completes waiting reads in order, as far as the buffer allows, then paces the stream. */
   #settleReads(): void {
-    const over = this.#failure !== null || this.#streamClosed;
-    this.#reads.settle(over ? this.#endOfReads : null);
+    if (this.#reads.length > 0) {
+      const over = this.#failure !== null || this.#streamClosed;
+      this.#reads.settle(over ? this.#endOfReads() : null);
+    }
     if (this.#reads.length > 0 || this.#reader.length < this.#highWaterMark) {
       if (this.#paused) this.#resume();
     } else if (!this.#paused) {
@@ -566,9 +586,9 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   /** Why a read that needs more bytes can never get them. */
-  readonly #endOfReads = (): SocketError => this.#failure !== null
-    ? toSocketError(this.#failure, "read", this.url)
-    : this.#closedError("read", "the connection closed");
+  #endOfReads(): SocketError {
+    return this.#failure !== null ? toSocketError(this.#failure, "read", this.url) : this.#closedError("read", "the connection closed");
+  }
 
   #resume(): void {
     if (this.#detached) return;

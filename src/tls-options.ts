@@ -5,8 +5,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { SecureVersion } from "node:tls";
-import { osWords } from "./errors.js";
-import { invalidOption } from "./options.js";
+import { invalidOption, osWords } from "./errors.js";
 
 /**
  * PEM text or DER/PEM bytes, or a list of them.

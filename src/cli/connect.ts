@@ -76,9 +76,8 @@ async function open(
   }
   const socket = await connect(url, { timeout: o.timeout });
   const left = o.timeout === 0 ? undefined : Math.max(1, Math.ceil(o.timeout - (performance.now() - started)));
-  const host = "host" in address ? address.host : undefined;
   const { negotiateStartTls } = await import("../starttls/index.js");
-  const result = await negotiateStartTls(socket, o.starttls, { tls: o.tls ?? {}, ...(left === undefined ? {} : { timeout: left }) }, host);
+  const result = await negotiateStartTls(socket, o.starttls, { tls: o.tls ?? {}, ...(left === undefined ? {} : { timeout: left }) });
   return { socket, transcript: result.transcript };
 }
 

@@ -63,13 +63,34 @@ export function codeOf(err: unknown): string {
  */
 export function bareMessage(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  let text = err.message;
-  if (err instanceof SocketError) {
-    const prefix = err.address === undefined ? `${err.phase}: ` : `${err.phase} ${err.address}: `;
-    if (text.startsWith(prefix)) text = text.slice(prefix.length);
-    for (const tail of [err.code, err.reason]) if (tail) text = text.replace(` (${tail})`, "");
-  }
-  return text;
+  return err instanceof SocketError ? err.detail : err.message;
+}
+
+/**
+ * A message without its trailing code: `phase target: detail` for a SocketError.
+ *
+ * @example
+ * ```ts
+ * messageWithoutCode(err); // "connect tcp://127.0.0.1:1: connection refused"
+ * ```
+ */
+export function messageWithoutCode(err: unknown): string {
+  if (!(err instanceof SocketError)) return err instanceof Error ? err.message : String(err);
+  return `${err.phase}${err.address === undefined ? "" : ` ${err.address}`}: ${err.detail}`;
+}
+
+/**
+ * The same SocketError, naming `url` as its target (built from its fields).
+ *
+ * @example
+ * ```ts
+ * const named = withTarget(err, "tls://127.0.0.1:443");
+ * ```
+ */
+export function withTarget(err: SocketError, url: string): SocketError {
+  return new SocketError(`${err.phase} ${url}: ${err.detail} (${err.code})`, {
+    code: err.code, phase: err.phase, address: url, errno: err.errno, reason: err.reason, detail: err.detail, cause: err,
+  });
 }
 
 /**
@@ -82,9 +103,8 @@ export function bareMessage(err: unknown): string {
  */
 export function errorLine(err: unknown): string {
   const code = codeOf(err);
-  let message = err instanceof Error ? err.message : String(err);
-  // SocketError messages end in "(CODE)"; the line already starts with it.
-  message = message.replace(new RegExp(`\\s*\\(${code}\\)$`), "").replace(/\s*\n\s*/g, " ");
+  // The line starts with the code: the message goes without it, on one line.
+  const message = messageWithoutCode(err).replace(/\s*\n\s*/g, " ");
   let hint = HINTS[code];
   if (err instanceof UsageError) hint = err.command ? `see: sockurl help ${err.command}` : "see: sockurl --help";
   return `sockurl: ${code}: ${message}${hint ? ` — ${hint}` : ""}`;

@@ -11,7 +11,7 @@ import {
   connect, formatAddress, negotiateStartTls, SocketError,
   type Address, type Lookup, type StartTlsProtocol, type TlsOptions,
 } from "../index.js";
-import { bareMessage, report, UsageError } from "./errors.js";
+import { bareMessage, messageWithoutCode, report, UsageError, withTarget } from "./errors.js";
 import {
   COMMON_FLAGS, isTlsTransport, oneUrl, parseFlags, pinnedVersions, starttlsFlag, timeoutFlag, TLS_FLAGS, tlsOptionsFromFlags,
 } from "./flags.js";
@@ -105,17 +105,18 @@ async function attempt(plan: Plan, tls: TlsOptions): Promise<{ report: ProbeRepo
       const t = left();
       if (plan.starttls !== undefined) {
         const result = await negotiateStartTls(socket, plan.starttls,
-          { tls, mode: "opportunistic", ...(t === undefined ? {} : { timeout: t }) }, host ?? undefined);
+          { tls, mode: "opportunistic", ...(t === undefined ? {} : { timeout: t }) });
         r.timings.starttls = result.timings.negotiate;
         r.transcript = result.transcript;
         if (!result.encrypted) {
-          throw new SocketError(`starttls ${url}: ${result.plaintextReason ?? "STARTTLS is not available"} (ERR_STARTTLS_UNSUPPORTED)`,
-            { code: "ERR_STARTTLS_UNSUPPORTED", phase: "starttls", address: url });
+          const detail = result.plaintextReason ?? "STARTTLS is not available";
+          throw new SocketError(`starttls ${url}: ${detail} (ERR_STARTTLS_UNSUPPORTED)`,
+            { code: "ERR_STARTTLS_UNSUPPORTED", phase: "starttls", address: url, detail });
         }
         r.timings.tls = result.timings.handshake;
       } else if (plan.secure) {
         const handshake = performance.now();
-        await socket.startTls({ ...tls, ...pinnedVersions(address.transport), ...(t === undefined ? {} : { handshakeTimeout: t }) });
+        await socket.startTls({ ...tls, ...pinnedVersions(address.transport), ...(t === undefined ? {} : { timeout: t }) });
         r.timings.tls = performance.now() - handshake;
       }
       const info = socket.tls;
@@ -131,7 +132,7 @@ async function attempt(plan: Plan, tls: TlsOptions): Promise<{ report: ProbeRepo
   } catch (err) {
     // Upgrades run on the tcp:// socket: name the URL that was asked for.
     const error = err instanceof SocketError && err.address === plainUrl && plainUrl !== url
-      ? new SocketError(err.message.split(plainUrl).join(url), { code: err.code, phase: err.phase, address: url, errno: err.errno, reason: err.reason, cause: err })
+      ? withTarget(err, url)
       : err;
     r.error = errorJson(error);
     return { report: finish(r, started), error };
@@ -144,10 +145,8 @@ function finish(r: ProbeReport, started: number): ProbeReport {
   return r;
 }
 
-const stripCode = (message: string, code: string) => message.replace(new RegExp(`\\s*\\(${code}\\)$`), "");
-
 function errorJson(err: unknown): ProbeReport["error"] {
   const e = err as { code?: string; phase?: string; reason?: string; message?: string };
   const code = e.code ?? "ERR_INTERNAL";
-  return { code, phase: e.phase ?? null, reason: e.reason ?? null, message: stripCode(e.message ?? String(err), code) };
+  return { code, phase: e.phase ?? null, reason: e.reason ?? null, message: messageWithoutCode(err) };
 }

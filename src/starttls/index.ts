@@ -4,10 +4,9 @@
  */
 import { hostOfUrl } from "../address.js";
 import { Deadline } from "../deadline.js";
-import { SocketError, socketError } from "../errors.js";
-import { invalidOption } from "../options.js";
+import { invalidOption, SocketError, socketError } from "../errors.js";
 import { DEFAULT_MAX_LINE } from "../reader.js";
-import type { Socket } from "../socket.js";
+import { UPGRADE, type Socket } from "../socket.js";
 import { validateTlsOptions } from "../tls-options.js";
 import { Dialogue } from "./dialogue.js";
 import { PROTOCOLS } from "./registry.js";
@@ -66,20 +65,44 @@ export function validateStartTlsOptions(protocol: unknown, options: unknown): St
  * await socket.write("EHLO me\r\n"); // again, now encrypted
  * ```
  */
-export async function negotiateStartTls(
+export function negotiateStartTls(
   socket: Socket,
   protocol: StartTlsProtocol,
   options: StartTlsNegotiationOptions = {},
-  serverName?: string,
 ): Promise<StartTlsResult> {
-  const o = validateStartTlsOptions(protocol, options);
+  let checked: StartTlsNegotiationOptions;
+  try {
+    checked = validateStartTlsOptions(protocol, options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return negotiate(socket, protocol, checked);
+}
+
+/**
+ * @internal negotiateStartTls() with options already checked. `serverName` is the host the
+ * socket dialled; `outer` is the caller's deadline (connect()'s), used instead of one of its own.
+ *
+ * @example
+ * ```ts
+ * await negotiate(socket, "smtp", checkedOptions, "mail.example", connectDeadline);
+ * ```
+ */
+export async function negotiate(
+  socket: Socket,
+  protocol: StartTlsProtocol,
+  o: StartTlsNegotiationOptions,
+  serverName?: string,
+  outer?: Deadline,
+): Promise<StartTlsResult> {
   if (socket.encrypted) {
     throw socketError("ERR_TLS_ALREADY_ACTIVE", "starttls", socket.url, "the socket is already encrypted");
   }
   const mode = o.mode ?? "required";
   const started = performance.now();
-  const deadline = new Deadline(o.timeout ?? DEFAULT_TIMEOUT, o.signal, socket.url, "starttls",
+  const deadline = outer ?? new Deadline(o.timeout ?? DEFAULT_TIMEOUT, o.signal, socket.url, "starttls",
     "the STARTTLS negotiation did not finish");
+  deadline.phase = "starttls";
   const dialogue = new Dialogue(socket, {
     deadline,
     maxLineLength: o.maxLineLength ?? DEFAULT_MAX_LINE,
@@ -103,13 +126,9 @@ export async function negotiateStartTls(
       }
       throw dialogue.unsupported(`${protocol}: ${outcome.unsupported}; refusing to continue in plaintext (mode "required")`);
     }
-    if (deadline.expired) throw deadline.expired;
-    // The handshake gets what is left of the negotiation's time, and its signal.
-    const left = deadline.remaining();
-    await socket.startTls({
-      ...tls, ...(Number.isFinite(left) ? { timeout: left } : {}), ...(o.signal ? { signal: o.signal } : {}),
-      ...(tls.peerName || serverName ? { peerName: ctx.serverName } : {}),
-    });
+    // The handshake runs inside the same deadline, reported as phase tls.
+    deadline.phase = "tls";
+    await socket[UPGRADE]({ ...tls, ...(tls.peerName || serverName ? { peerName: ctx.serverName } : {}) }, false, deadline);
     return {
       protocol, encrypted: true, mode, plaintextReason: null, transcript: dialogue.transcript,
       timings: { negotiate: negotiated - started, handshake: performance.now() - negotiated },
@@ -119,7 +138,7 @@ export async function negotiateStartTls(
     socket.destroy();
     throw err;
   } finally {
-    deadline.clear();
+    if (outer === undefined) deadline.clear();
   }
 }
 
