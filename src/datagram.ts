@@ -5,7 +5,7 @@
  */
 import { checkLocalPath, formatAddress, parseAddress, type Address } from "./address.js";
 import type { DatagramBackend, Destination } from "./datagram-backend.js";
-import { callDeadline, checkCallOptions, type CallOptions, type Deadline } from "./deadline.js";
+import { checkCallOptions, callDeadline, type CallOptions, type Deadline } from "./deadline.js";
 import "./dispose.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { DONE, untilClosed } from "./iterate.js";

@@ -189,36 +189,16 @@ export class Deadline implements Expiring {
 /**
  * The deadline of one waiting call: its own `timeout` (else `fallback`, the handle's default)
  * and `signal`; `null` when neither limits it (the call waits as long as it must, at no cost).
- * Throws ERR_INVALID_OPTION for bad options, before the call does anything.
- *
- * @example
- * ```ts
- * const deadline = callDeadline(options, this.readTimeout, this.url, "read", "no data arrived");
- * deadline?.onExpire((err) => reject(err));
- * ```
- */
-export function callDeadline(
-  options: CallOptions | undefined,
-  fallback: number,
-  url: string | undefined,
-  phase: Phase,
-  what: string,
-): Deadline | null {
-  if (options !== undefined) checkCallOptions(options, url, phase);
-  return checkedCallDeadline(options, fallback, url, phase, what);
-}
-
-/**
- * `callDeadline()` for options that `checkCallOptions()` has already passed.
+ * The options must have passed `checkCallOptions()`, which the call runs before anything else.
  *
  * @example
  * ```ts
  * checkCallOptions(options, url, "read");
  * // … answer at once from the buffer if possible, else:
- * const deadline = checkedCallDeadline(options, readTimeout, url, "read", "no data arrived");
+ * const deadline = callDeadline(options, readTimeout, url, "read", "no data arrived");
  * ```
  */
-export function checkedCallDeadline(
+export function callDeadline(
   options: CallOptions | undefined,
   fallback: number,
   url: string | undefined,

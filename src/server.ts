@@ -12,7 +12,7 @@ import {
 import { DatagramSocket } from "./datagram.js";
 import { openUdp } from "./datagram-udp.js";
 import { openUnixDatagram } from "./datagram-unix.js";
-import { callDeadline, checkCallOptions, type CallOptions, type Deadline } from "./deadline.js";
+import { checkCallOptions, callDeadline, type CallOptions, type Deadline } from "./deadline.js";
 import "./dispose.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { DONE } from "./iterate.js";
@@ -234,12 +234,7 @@ export class Server implements AsyncIterable<Socket>, AsyncDisposable {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
     if (this.#closed) return Promise.reject(this.#closedError());
-    let deadline: Deadline | null;
-    try {
-      deadline = callDeadline(options, 0, this.url, "accept", "no connection arrived");
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    const deadline = callDeadline(options, 0, this.url, "accept", "no connection arrived");
     if (deadline === null) {
       // The common case (for await, or accept() alone): nothing to clean up afterwards.
       return new Promise((resolve, reject) => this.#acceptors.push({ iterating: false, resolve, reject, deadline }));

@@ -5,7 +5,7 @@
  */
 import type { Duplex } from "node:stream";
 import { hostOfUrl, type Transport } from "./address.js";
-import { checkCallOptions, checkedCallDeadline, Deadline, type CallOptions } from "./deadline.js";
+import { checkCallOptions, callDeadline, Deadline, type CallOptions } from "./deadline.js";
 import { SocketError, socketError, toSocketError, type Phase } from "./errors.js";
 import { DONE } from "./iterate.js";
 import { ALL, attempt, EXACTLY, INTO, LINE, ReadQueue, SOME, UNTIL, type ReadKind } from "./read-queue.js";
@@ -323,7 +323,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     const upgrade = prepareUpgrade(server, tlsOptions, this.transport, url, this.#host ?? hostOfUrl(url));
     const owned = !(call instanceof Deadline);
     const deadline = call instanceof Deadline ? call
-      : checkedCallDeadline(call, tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, url, "tls", "the TLS handshake did not finish");
+      : callDeadline(call, tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, url, "tls", "the TLS handshake did not finish");
     const plain = this.#stream;
     this.#upgrading = true;
     this.#detach(plain);
@@ -565,7 +565,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
       return Promise.reject(err);
     }
     const deadline = options === undefined && this.#readTimeout === 0 ? null
-      : checkedCallDeadline(options, this.#readTimeout, this.url, "read", "no data arrived");
+      : callDeadline(options, this.#readTimeout, this.url, "read", "no data arrived");
     const waiting = this.#reads.wait<T>(kind, n, arg, deadline);
     if (this.#paused) this.#resume();
     return waiting;
@@ -647,7 +647,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     // Listen for 'drain' only while someone waits for it: most sockets never do.
     if (this.#writes.length === 0) this.#stream.once("drain", Socket.#drainListener);
     const deadline = options === undefined && this.#writeTimeout === 0 ? null
-      : checkedCallDeadline(options, this.#writeTimeout, this.url, "write", "the peer did not take the data");
+      : callDeadline(options, this.#writeTimeout, this.url, "write", "the peer did not take the data");
     return handled(this.#waitFor(this.#writes, deadline));
   }
 
@@ -751,7 +751,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
 
   #writeDeadline(options: CallOptions | undefined, what: string): Deadline | null {
     if (options !== undefined) checkCallOptions(options, this.url, "write");
-    return checkedCallDeadline(options, this.#writeTimeout, this.url, "write", what);
+    return callDeadline(options, this.#writeTimeout, this.url, "write", what);
   }
 
   #rejectWrites(): void {
@@ -856,7 +856,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
       return this.#streamClosed ? RESOLVED : new Promise((resolve) => this.#whenClosed(resolve));
     }
     // A peer that never reads would hold the flush forever: the deadline lets go.
-    const limit = deadline ?? checkedCallDeadline(undefined, CLOSE_FLUSH_GRACE, this.url, "write",
+    const limit = deadline ?? callDeadline(undefined, CLOSE_FLUSH_GRACE, this.url, "write",
       "the peer did not take the queued data before close")!;
     // Awaited, close() says the bytes were dropped; left alone (`void socket.close()`), that is
     // not an unhandled rejection: the descriptor is released either way.
