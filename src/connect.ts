@@ -15,7 +15,7 @@ import { Deadline } from "./deadline.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
 import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, literalAddress, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
-import { Socket, type SocketInit } from "./socket.js";
+import { Socket, type Endpoint, type SocketInit } from "./socket.js";
 import { clientHandshake } from "./tls-client.js";
 import { negotiate, validateStartTlsOptions } from "./starttls/index.js";
 import { validateTlsOptions, versionRange, type TlsOptions } from "./tls-options.js";
@@ -53,15 +53,17 @@ export function connect(target: string | Address, options?: ConnectOptions): Pro
   // The common plaintext connect (an IP address or a unix path, nothing to negotiate) is one
   // promise, the dial's own: no async frame and no promise chained after it.
   if (deadline.expired === null && plan.startTls === undefined) {
-    const made = (stream: net.Socket): Socket => new Socket(stream, streamInit(plan));
     if (address.transport === "unix") {
+      const made = (stream: net.Socket): Socket => new Socket(stream, streamInit(plan, null));
       return dialWithin(net.connect({ path: ioPath(address.path), allowHalfOpen: true }), deadline, url, made, FINAL);
     }
     const ip = address.transport === "tcp" && plan.bind === undefined ? isIP(address.host) : 0;
     const family = opts.family ?? 0;
     if (ip !== 0 && (family === 0 || family === ip)) {
       const to = { address: (address as InetAddress).host, family: ip as 4 | 6 };
-      return dialWithin(net.connect(tcpOptions(to, (address as InetAddress).port, opts, undefined)), deadline, url, made, FINAL);
+      const port = (address as InetAddress).port;
+      const made = (stream: net.Socket): Socket => new Socket(stream, streamInit(plan, dialledEndpoint(to, port)));
+      return dialWithin(net.connect(tcpOptions(to, port, opts, undefined)), deadline, url, made, FINAL);
     }
   }
   return open(plan, deadline);
@@ -104,14 +106,32 @@ function planConnect(target: string | Address, options: ConnectOptions | undefin
   return { address, url, opts, tls, useTls, startTls, bind };
 }
 
-/** How a stream Socket is made for this plan (before any TLS session). */
-function streamInit(plan: ConnectPlan): SocketInit {
+/** A unix client's own end: unnamed. */
+const UNNAMED: Endpoint = Object.freeze({ host: "", port: 0, family: "unix" });
+
+/**
+ * How a stream Socket is made for this plan (before any TLS session). `remote` is the address
+ * the dial reached (tcp), null for a unix path: known here, so the Socket need not ask.
+ */
+function streamInit(plan: ConnectPlan, remote: Endpoint | null): SocketInit {
   const { address, url, opts } = plan;
   const host = "path" in address ? "localhost" : address.host;
   return {
     transport: address.transport, url, readTimeout: opts.readTimeout, writeTimeout: opts.writeTimeout,
     highWaterMark: opts.highWaterMark, host,
+    ...("path" in address ? { remote: { host: address.path, port: 0, family: "unix" }, local: UNNAMED } : { remote: remote ?? undefined }),
   };
+}
+
+/** The Endpoint of an address a dial reached. */
+function dialledEndpoint(to: LookupAddress, port: number): Endpoint {
+  return { host: to.address, port, family: to.family === 6 ? "IPv6" : "IPv4" };
+}
+
+/** A connected stream and the address it reached. */
+interface Dialled {
+  stream: net.Socket;
+  remote: Endpoint;
 }
 
 /** Every other connect: resolve, race, handshake or negotiate, as the plan asks, inside `deadline`. */
@@ -125,7 +145,7 @@ async function open(plan: ConnectPlan, deadline: Deadline): Promise<Socket | Dat
     }
     if ("path" in address) {
       const socket = await dialWithin(net.connect({ path: ioPath(address.path), allowHalfOpen: true }), deadline, url,
-        (stream) => new Socket(stream, streamInit(plan)));
+        (stream) => new Socket(stream, streamInit(plan, null)));
       return startTls === undefined ? socket : await upgrade(socket, startTls, plan.tls, "localhost", deadline);
     }
     deadline.phase = "resolve";
@@ -141,15 +161,15 @@ async function open(plan: ConnectPlan, deadline: Deadline): Promise<Socket | Dat
       }, url, "connect");
       return new DatagramSocket(backend, { transport: "udp", url, readTimeout: opts.readTimeout });
     }
-    const stream = await dialTcp(address, addresses, opts, bind, deadline, url);
+    const { stream, remote } = await dialTcp(address, addresses, opts, bind, deadline, url);
     if (!plan.useTls) {
-      const socket = new Socket(stream, streamInit(plan));
+      const socket = new Socket(stream, streamInit(plan, remote));
       return startTls === undefined ? socket : await upgrade(socket, startTls, plan.tls, address.host, deadline);
     }
     deadline.phase = "tls";
     const handshake = clientHandshake(stream, plan.tls, { host: address.host, transport: address.transport, url });
     const session = await deadline.race(handshake.promise, handshake.cancel);
-    return new Socket(session.stream, { ...streamInit(plan), tls: session });
+    return new Socket(session.stream, { ...streamInit(plan, remote), tls: session });
   } finally {
     deadline.clear();
   }
@@ -267,8 +287,8 @@ function dialWithin<T>(
   });
 }
 
-/** Resolves when `socket` connects; rejects (and destroys it) when it fails. */
-function dialAttempt(socket: net.Socket): Promise<net.Socket> {
+/** Resolves when `socket` connects to `to`; rejects (and destroys it) when it fails. */
+function dialAttempt(socket: net.Socket, to: LookupAddress, port: number): Promise<Dialled> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => {
       socket.off("connect", onConnect);
@@ -277,7 +297,7 @@ function dialAttempt(socket: net.Socket): Promise<net.Socket> {
     };
     const onConnect = () => {
       socket.off("error", onError);
-      resolve(socket);
+      resolve({ stream: socket, remote: dialledEndpoint(to, port) });
     };
     socket.once("error", onError);
     socket.once("connect", onConnect);
@@ -291,14 +311,18 @@ function dialTcp(
   bind: { host: string; port: number } | undefined,
   deadline: Deadline,
   url: string,
-): Promise<net.Socket> {
+): Promise<Dialled> {
+  const port = address.port;
   // One address (an IP literal, say): no race to run.
-  if (addresses.length === 1) return dialWithin(net.connect(tcpOptions(addresses[0]!, address.port, opts, bind)), deadline, url, (s) => s);
-  const dial = (a: LookupAddress): Attempt<net.Socket> => {
-    const socket = net.connect(tcpOptions(a, address.port, opts, bind));
-    return { promise: dialAttempt(socket), cancel: () => socket.destroy() };
+  if (addresses.length === 1) {
+    const to = addresses[0]!;
+    return dialWithin(net.connect(tcpOptions(to, port, opts, bind)), deadline, url, (stream) => ({ stream, remote: dialledEndpoint(to, port) }));
+  }
+  const dial = (a: LookupAddress): Attempt<Dialled> => {
+    const socket = net.connect(tcpOptions(a, port, opts, bind));
+    return { promise: dialAttempt(socket, a, port), cancel: () => socket.destroy() };
   };
-  const race = happyEyeballs(addresses, dial, opts.attemptDelay ?? DEFAULT_ATTEMPT_DELAY, (s) => s.destroy());
+  const race = happyEyeballs(addresses, dial, opts.attemptDelay ?? DEFAULT_ATTEMPT_DELAY, (d) => d.stream.destroy());
   return deadline.race(race.promise, race.cancel).catch((err: unknown) => {
     if (err instanceof SocketError) {
       // The deadline passed: keep what the attempts so far learned.

@@ -18,7 +18,7 @@ import { SocketError, socketError, toSocketError } from "./errors.js";
 import { DONE } from "./iterate.js";
 import { validateListenOptions, type ListenOptions } from "./options.js";
 import { resolveHost } from "./resolve.js";
-import { Socket } from "./socket.js";
+import { Socket, type Endpoint } from "./socket.js";
 import { noPeerCertificate, serverChecksNothing, serverContextOptions, serverOptionError } from "./tls-server.js";
 import { verifyPeer } from "./tls-verify.js";
 import { negotiatedOf } from "./tls-info.js";
@@ -90,6 +90,7 @@ export class Server implements AsyncIterable<Socket>, AsyncDisposable {
     this.url = formatAddress(address);
     this.#queueLimit = options.acceptQueue ?? DEFAULT_ACCEPT_QUEUE;
     const transport = address.transport;
+    const local = Server.#acceptedLocal(address);
     if (tlsOptions !== null) {
       // A client that fails or stalls its handshake is dropped here and never reaches accept().
       server.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => {
@@ -100,7 +101,8 @@ export class Server implements AsyncIterable<Socket>, AsyncDisposable {
     }
     server.on(tlsOptions === null ? "connection" : "secureConnection", (raw: net.Socket) => {
       if (tlsOptions !== null) raw.allowHalfOpen = true;
-      const peerUrl = this.#peerUrl(raw);
+      const remote = this.#peerOf(raw);
+      const peerUrl = this.#urlOf(remote);
       let session;
       if (tlsOptions !== null) {
         const secure = raw as tls.TLSSocket;
@@ -117,7 +119,7 @@ export class Server implements AsyncIterable<Socket>, AsyncDisposable {
       }
       const socket = new Socket(raw, {
         transport, url: peerUrl, readTimeout: options.readTimeout, writeTimeout: options.writeTimeout,
-        highWaterMark: options.highWaterMark, tls: session,
+        highWaterMark: options.highWaterMark, tls: session, remote, local,
       });
       this.#offer(socket);
     });
@@ -126,21 +128,36 @@ export class Server implements AsyncIterable<Socket>, AsyncDisposable {
   }
 
   /**
-   * The URL of an accepted connection's peer. The peer's address is taken now, at accept,
-   * while the connection is certain to have one (Node forgets it once the socket is
-   * destroyed, and a client may close at once); the URL itself is only formatted when asked.
-   * A unix peer is usually unnamed, so its sockets carry the server's URL. An inet peer that
-   * reset before it could be named gets the unspecified address and port 0, never the
-   * server's own URL, which would name the wrong end.
+   * An accepted connection's peer, taken now, at accept, while the connection is certain to
+   * have one (Node forgets it once the socket is destroyed, and a client may close at once).
+   * A unix peer is usually unnamed: it is named by the server's path. An inet peer that reset
+   * before it could be named gets the unspecified address and port 0, never the server's own
+   * address, which would name the wrong end.
    */
-  #peerUrl(raw: net.Socket): string | (() => string) {
-    const transport = this.address.transport;
-    if (!("port" in this.address)) return this.url;
-    // One getpeername(2); Node caches the answer for socket.remote as well.
+  #peerOf(raw: net.Socket): Endpoint {
+    const bound = this.address;
+    if (!("port" in bound)) return { host: bound.path, port: 0, family: "unix" };
+    // One getpeername(2) per connection: the one system call an accepted socket's identity costs.
     const host = raw.remoteAddress;
-    const port = raw.remotePort ?? 0;
-    if (host === undefined) return formatAddress({ transport, host: this.address.host.includes(":") ? "::" : "0.0.0.0", port: 0 } as InetAddress);
-    return () => formatAddress({ transport, host, port } as InetAddress);
+    if (host === undefined) return bound.host.includes(":") ? { host: "::", port: 0, family: "IPv6" } : { host: "0.0.0.0", port: 0, family: "IPv4" };
+    return { host, port: raw.remotePort ?? 0, family: host.includes(":") ? "IPv6" : "IPv4" };
+  }
+
+  /** The URL naming `remote`, formatted only when asked (most sockets never are). */
+  #urlOf(remote: Endpoint): string | (() => string) {
+    if (remote.family === "unix") return this.url;
+    const transport = this.address.transport;
+    return () => formatAddress({ transport, host: remote.host, port: remote.port } as InetAddress);
+  }
+
+  /**
+   * This end of every accepted connection, when the listener's own address says it (a unix
+   * path, or one IP address); undefined on a wildcard listener, where each connection is asked.
+   */
+  static #acceptedLocal(bound: Address): Endpoint | undefined {
+    if (!("port" in bound)) return Object.freeze({ host: bound.path, port: 0, family: "unix" });
+    if (bound.host === "0.0.0.0" || bound.host === "::") return undefined;
+    return Object.freeze({ host: bound.host, port: bound.port, family: bound.host.includes(":") ? "IPv6" : "IPv4" });
   }
 
   /**

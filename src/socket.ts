@@ -42,6 +42,9 @@ export interface SocketInit {
   tls?: TlsSession | undefined;
   /** The host the client dialled: the default peer name for startTls(). */
   host?: string | undefined;
+  /** The peer and this end, when the caller knows them without asking the system. */
+  remote?: Endpoint | undefined;
+  local?: Endpoint | undefined;
 }
 
 /** Options of `startTls()`: TLS options, which side this end plays, and the call's deadline. */
@@ -159,8 +162,10 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     this.#writeTimeout = init.writeTimeout ?? 0;
     this.#tls = init.tls ?? null;
     this.#host = init.host;
-    this.#remote = endpointOf(this.#stream, "remote", init.url);
-    this.#local = endpointOf(this.#stream, "local", init.url);
+    // Taken now: Node forgets them once the connection is gone. Each one the caller did not
+    // know costs a system call.
+    this.#remote = init.remote ?? endpointOf(this.#stream, "remote", init.url);
+    this.#local = init.local ?? endpointOf(this.#stream, "local", init.url);
     this.#attach(stream);
   }
 
