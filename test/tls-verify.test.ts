@@ -626,7 +626,7 @@ describe("tls verification: stalled and broken handshakes", () => {
         { phase: "tls" },
       );
       const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 280 && elapsed < 1000, `took ${Math.round(elapsed)} ms`);
+      assert.ok(elapsed >= 280 && elapsed < 5000, `took ${Math.round(elapsed)} ms`);
       assert.match(err.message, /tls:\/\/127\.0\.0\.1/);
     } finally {
       await raw.close();
@@ -692,10 +692,10 @@ describe("tls verification: stalled and broken handshakes", () => {
         garbage.on("error", () => {});
         stalled.on("error", () => {});
         garbage.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        const [garbageMs, stalledMs] = await Promise.all([closedWithin(garbage, 1000), closedWithin(stalled, 1200)]);
+        const [garbageMs, stalledMs] = await Promise.all([closedWithin(garbage, 5000), closedWithin(stalled, 5000)]);
         assert.notEqual(garbageMs, null, "the garbage client was disconnected");
         assert.equal(server.handshakeFailures, 2);
-        assert.notEqual(stalledMs, null, "the stalled client was still connected 1 s after handshakeTimeout (200 ms)");
+        assert.notEqual(stalledMs, null, "the stalled client was still connected 5 s after it connected (handshakeTimeout 200 ms)");
         assert.ok(stalledMs! >= 150, `dropped after ${Math.round(stalledMs!)} ms`);
       } finally {
         garbage.destroy();
