@@ -1,6 +1,6 @@
 /**
- * Regressions found by the reliability suites (issue 6, `npm run test:stress`): one test per
- * bug, written before its fix, each on real loopback sockets and bounded in time.
+ * Regressions found by the reliability suites (`npm run test:stress`): one test per
+ * failure they found, each on real loopback sockets and bounded in time.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +14,7 @@ const pki = await makePki();
 const ca = pki.caBundle;
 
 
-describe("regressions (issue 6 reliability suites)", () => {
+describe("regressions found by the reliability suites", () => {
   // faults.test.ts, "resets in the middle of the dialogue": a reset during the plaintext half of
   // STARTTLS came out with phase "read", although connect() and negotiateStartTls() report every
   // other failure of that step (ETIMEDOUT, ERR_PROTOCOL, ERR_LINE_TOO_LONG) with phase "starttls".

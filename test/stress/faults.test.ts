@@ -1,5 +1,5 @@
 /**
- * Faults (issue 6): the worst the network does, each ending in a typed SocketError with the
+ * Faults: the worst the network does, each ending in a typed SocketError with the
  * expected code and phase — no crash, no unhandled rejection or uncaught exception (recorders
  * installed around every scenario), no leaked descriptor (/proc/self/fd counted before and
  * after). Loopback only, ports 0, every wait bounded. Figures go to RELIABILITY.md.

@@ -1,5 +1,5 @@
 /**
- * Hostile input (issue 6): chunking-independent reads on real loopback sockets, read limits
+ * Hostile input: chunking-independent reads on real loopback sockets, read limits
  * that hold a flooding writer back, every STARTTLS negotiator fed random and broken replies,
  * and TLS peers that send garbage, HTTP, SSL 2.0/3.0 ClientHellos or enormous certificates.
  * Each scenario ends in a value or a typed SocketError, within its bound, with no escape and
