@@ -12,7 +12,7 @@ import { connect, listen, SocketError, type ConnectOptions, type InetAddress, ty
 import type { TlsOptions } from "../src/tls-options.js";
 import type { TlsInfo } from "../src/tls-info.js";
 import { makePki, type Issued } from "./fixtures/pki.js";
-import { rawServer, rejectsWith, sleep } from "./helpers.js";
+import { rawServer, rejectsWith, sleep, until } from "./helpers.js";
 
 const pki = await makePki();
 
@@ -410,7 +410,7 @@ describe("tls verification: session resumption", () => {
       assert.equal(await first.readLine(), "hello");
       assert.equal(first.tls!.sessionReused, false);
       // Observed: TLS 1.3 tickets can arrive just after the server's first line, so wait for one briefly.
-      for (let i = 0; i < 100 && first.tls!.session === null; i++) await sleep(10);
+      await until(() => first.tls!.session !== null, "a session ticket arrived", 10_000);
       const session = first.tls!.session;
       assert.ok(Buffer.isBuffer(session) && session.length > 0, "a session ticket arrived");
       return session;
@@ -561,7 +561,7 @@ describe("tls verification: mutual TLS", () => {
       assert.ok(failure instanceof SocketError, `expected a SocketError, got ${String(failure)}`);
       t.diagnostic(`mTLS without a client certificate: ${failure.code} phase ${failure.phase} reason ${failure.reason}: ${failure.message}`);
       assert.ok(["ERR_TLS_HANDSHAKE", "ECONNRESET"].includes(failure.code), failure.message);
-      for (let i = 0; i < 50 && server.handshakeFailures === 0; i++) await sleep(10);
+      await until(() => server.handshakeFailures > 0, "a handshake failure counted", 10_000);
       assert.equal(server.handshakeFailures, 1);
 
       const [good, peer] = await Promise.all([
@@ -657,7 +657,7 @@ describe("tls verification: stalled and broken handshakes", () => {
         garbage.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         const pending = server.accept({ timeout: 3000 });
         pending.catch(() => {}); // awaited below; never unhandled
-        for (let i = 0; i < 200 && server.handshakeFailures < 2; i++) await sleep(10);
+        await until(() => server.handshakeFailures >= 2, "two handshake failures counted", 10_000);
         assert.equal(server.handshakeFailures, 2, "the garbage and the stalled client are both counted");
 
         // 3. The next good client is what accept() returns.
