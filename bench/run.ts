@@ -125,7 +125,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --json             print only {"results":[{name,sockurl,baseline,unit,ratio,error}]} on stdout
   --only NAME[,…]    run these benchmarks only (repeatable); --list shows the names
   --reps N           measured runs per implementation (default: 7, or the benchmark's own
-                     count: 15 for the tcp-line-rr rows, 21 for the tcp-connect rows); the median is reported
+                     count: 15 for the tcp-line-rr rows and url-parse-linear, 21 for the tcp-connect
+                     rows); the median is reported
   --scale X          fraction of each workload (default 1), e.g. 0.1 for a quick check
   --impl WHICH       sockurl or baseline only (for profiling with node --cpu-prof)
   --check            exit with status 1 when a ratio is below its bar
