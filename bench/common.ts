@@ -149,9 +149,9 @@ let gcFn: ((options?: { type: "major"; execution: "sync" }) => void) | null | un
  * Runs a full garbage collection between runs when V8 allows it, so that one run's
  * garbage is not collected on the next run's clock. Best effort: a no-op if unavailable.
  *
- * It asks for a plain major GC. V8's bare `gc()` is its forced testing GC; before each run it
- * left sockurl's tcp-connect to recompile code deoptimized at that GC (about 14,300
- * connections/s after it against 17,600-20,000 after a major GC, BENCHMARKS.md session 3).
+ * It asks for a plain major GC. V8's bare `gc()` is its forced testing GC: it also discards
+ * optimized code, so every run would begin by recompiling the code under test (measured on
+ * tcp-connect: about 14,300 connections/s after it against 17,600-20,000 after a major GC).
  */
 export function collectGarbage(): void {
   if (gcFn === undefined) {

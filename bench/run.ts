@@ -13,7 +13,12 @@
  * again (see `measuredRun`).
  *
  * Progress goes to stderr. stdout gets the table (and notes), or with `--json` only
- * `{ "results": [ { name, sockurl, baseline, unit, ratio } ] }`.
+ * `{ "results": [ { name, sockurl, baseline, unit, ratio, error } ] }`.
+ *
+ * A benchmark that throws (or whose run leaves an uncaught exception or unhandled rejection
+ * behind) is reported as failed, with its error message (`error`, null otherwise; its numbers
+ * null), and the others still run. Exit status: 1 when a benchmark failed, and with `--check`
+ * also when a ratio is below its bar; 2 for a usage error; 0 otherwise.
  *
  * Adding a benchmark: write bench/NAME.ts exporting a `BenchFn` (see common.ts) and add
  * one entry to BENCHMARKS below.
@@ -24,13 +29,14 @@ import {
   type Benchmark, type Impl, type Sample,
 } from "./common.js";
 import { tcpBulk } from "./tcp-bulk.js";
-import { tcpConnect } from "./tcp-connect.js";
+import { tcpConnect, tcpConnectNodeTimers } from "./tcp-connect.js";
 import { tcpLineRr, tcpLineRrAwaited } from "./tcp-line-rr.js";
 import { tlsBulk } from "./tls-bulk.js";
 import { tlsHandshake } from "./tls-handshake.js";
 import { tlsResume } from "./tls-resume.js";
 import { udpDatagrams, udpDatagramsEach } from "./udp-datagrams.js";
 import { cliPipe } from "./cli-pipe.js";
+import { urlParseLinear } from "./url-parse.js";
 
 /** Every benchmark, in the order they run. Bars are DESIGN.md §6. */
 const BENCHMARKS: readonly Benchmark[] = [
@@ -49,6 +55,10 @@ const BENCHMARKS: readonly Benchmark[] = [
   {
     name: "tcp-connect", unit: "connections/s", bar: 0.95, run: tcpConnect, reps: 21,
     description: "5,000 connect/close, 50 at a time, against an accept-and-close server",
+  },
+  {
+    name: "tcp-connect-node-timers", unit: "connections/s", bar: null, run: tcpConnectNodeTimers, reps: 21,
+    description: "the same with a Node timer per connect deadline instead of the shared deadline clock (no bar)",
   },
   {
     name: "udp-datagrams", unit: "datagrams/s", bar: 0.95, run: udpDatagrams,
@@ -71,6 +81,10 @@ const BENCHMARKS: readonly Benchmark[] = [
     description: "1,500 resumed TLS handshakes offering one session, 20 at a time; each must resume",
   },
   {
+    name: "url-parse-linear", unit: "chars/s", bar: null, run: urlParseLinear, reps: 15,
+    description: "parseAddress on 21 adversarial shapes: at 1,000,000 characters (sockurl column) vs 10 × 100,000 (baseline column); 1 = linear (no bar)",
+  },
+  {
     name: "cli-pipe-ncat", unit: "bytes/s", bar: 1.0, run: cliPipe("ncat"), minUtilization: 0,
     description: "1 GiB piped through `sockurl connect` vs `ncat --send-only` into a loopback sink",
   },
@@ -91,27 +105,34 @@ interface Options {
   list: boolean;
 }
 
-/** One line of the output. `null` where an implementation was not run (`--impl`). */
+/**
+ * One line of the output. `null` where an implementation was not run (`--impl`) or the
+ * benchmark failed; `error` is the failure's message, null when it ran through.
+ */
 interface Result {
   name: string;
   sockurl: number | null;
   baseline: number | null;
   unit: string;
   ratio: number | null;
+  error: string | null;
 }
 
 /** The distinct notes of a benchmark's measured runs, per implementation (not in the JSON). */
 type Notes = Record<Impl, Set<string>>;
 
 const USAGE = `usage: node dist/bench/run.js [options]
-  --json             print only {"results":[{name,sockurl,baseline,unit,ratio}]} on stdout
+  --json             print only {"results":[{name,sockurl,baseline,unit,ratio,error}]} on stdout
   --only NAME[,…]    run these benchmarks only (repeatable); --list shows the names
   --reps N           measured runs per implementation (default: 7, or the benchmark's own
-                     count: 15 for the tcp-line-rr rows, 21 for tcp-connect); the median is reported
+                     count: 15 for the tcp-line-rr rows and url-parse-linear, 21 for the tcp-connect
+                     rows); the median is reported
   --scale X          fraction of each workload (default 1), e.g. 0.1 for a quick check
   --impl WHICH       sockurl or baseline only (for profiling with node --cpu-prof)
   --check            exit with status 1 when a ratio is below its bar
-  --list             list the benchmarks and exit`;
+  --list             list the benchmarks and exit
+A benchmark that throws is reported as failed and the others still run; the exit status is
+then 1.`;
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = { json: false, only: null, reps: null, scale: 1, impls: ["sockurl", "baseline"], check: false, list: false };
@@ -167,6 +188,31 @@ function progress(text: string): void {
   process.stderr.write(text + "\n");
 }
 
+/**
+ * The first uncaught exception or unhandled rejection since the current benchmark began: a
+ * socket or promise that a failing run left behind. It fails that benchmark instead of the
+ * whole process.
+ */
+let stray: unknown = null;
+let strays = 0;
+
+function onStray(err: unknown): void {
+  strays++;
+  if (stray === null) stray = err ?? new Error("an unhandled rejection without a reason");
+}
+
+/** Throws the stray error recorded since the last call, if any. */
+function throwStray(): void {
+  if (stray === null) return;
+  const err = stray;
+  stray = null;
+  throw err;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message || err.name : String(err);
+}
+
 /** One measured run: the sample, plus the process CPU time and wall time it took. */
 interface Timed extends Sample {
   cpuMs: number;
@@ -181,6 +227,12 @@ async function runOnce(bench: Benchmark, impl: Impl, scale: number): Promise<Tim
   const sample = await bench.run(impl, { scale });
   const wallMs = now() - wallBefore;
   const cpu = process.cpuUsage(cpuBefore);
+  // Unhandled rejections are reported after the microtask queue drains: let that happen.
+  await new Promise((resolve) => setImmediate(resolve));
+  throwStray();
+  if (!Number.isFinite(sample.value) || sample.value <= 0) {
+    throw new Error(`${bench.name} ${impl}: measured ${sample.value} ${bench.unit}`);
+  }
   return { ...sample, cpuMs: (cpu.user + cpu.system) / 1000, wallMs };
 }
 
@@ -212,6 +264,17 @@ async function measuredRun(bench: Benchmark, impl: Impl, scale: number, label: s
   return best!;
 }
 
+/** `measure`, with a failure reported as the benchmark's result instead of thrown. */
+async function measureOrFail(bench: Benchmark, o: Options, notes: Notes): Promise<Result> {
+  stray = null;
+  try {
+    return await measure(bench, o, notes);
+  } catch (err) {
+    progress(`  FAILED: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    return { name: bench.name, sockurl: null, baseline: null, unit: bench.unit, ratio: null, error: errorMessage(err) };
+  }
+}
+
 async function measure(bench: Benchmark, o: Options, notes: Notes): Promise<Result> {
   progress(`${bench.name}: ${bench.description}`);
   // Warm-up: JIT and first-use costs stay out of the measured runs.
@@ -231,7 +294,7 @@ async function measure(bench: Benchmark, o: Options, notes: Notes): Promise<Resu
   const ratio = sockurl !== null && baseline !== null ? sockurl / baseline : null;
   progress(`  median: sockurl ${sockurl === null ? "-" : formatRate(sockurl)}, baseline ${baseline === null ? "-" : formatRate(baseline)}`
     + `, ratio ${ratio === null ? "-" : ratio.toFixed(3)} (${barText(bench.bar)})`);
-  return { name: bench.name, sockurl, baseline, unit: bench.unit, ratio };
+  return { name: bench.name, sockurl, baseline, unit: bench.unit, ratio, error: null };
 }
 
 function barText(bar: number | null): string {
@@ -243,6 +306,7 @@ function table(results: readonly Result[], benches: readonly Benchmark[]): strin
   const rows = results.map((r) => {
     const bar = benches.find((b) => b.name === r.name)!.bar;
     const verdict = bar === null || r.ratio === null ? "" : r.ratio >= bar ? " ok" : " BELOW";
+    if (r.error !== null) return [r.name, "-", "-", r.unit, "-", "FAILED"];
     return [
       r.name,
       r.sockurl === null ? "-" : formatRate(r.sockurl),
@@ -263,30 +327,42 @@ function table(results: readonly Result[], benches: readonly Benchmark[]): strin
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.list) {
-    for (const b of BENCHMARKS) process.stdout.write(`${b.name.padEnd(16)} ${b.unit.padEnd(16)} ${b.description}\n`);
+    const width = Math.max(...BENCHMARKS.map((b) => b.name.length));
+    for (const b of BENCHMARKS) process.stdout.write(`${b.name.padEnd(width)} ${b.unit.padEnd(16)} ${b.description}\n`);
     return;
   }
   const selected = o.only ? BENCHMARKS.filter((b) => o.only!.includes(b.name)) : BENCHMARKS;
   progress(`sockurl bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "unknown"}), `
     + `reps ${o.reps ?? "per benchmark"}, scale ${o.scale}`);
+  process.on("uncaughtException", onStray);
+  process.on("unhandledRejection", onStray);
   const started = Date.now();
   const results: Result[] = [];
   const notes = new Map<string, Notes>();
   for (const bench of selected) {
     const n: Notes = { sockurl: new Set(), baseline: new Set() };
     notes.set(bench.name, n);
-    results.push(await measure(bench, o, n));
+    results.push(await measureOrFail(bench, o, n));
   }
   progress(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (strays > 1) progress(`${strays} uncaught exceptions or unhandled rejections in all (each benchmark reports its first)`);
 
+  const failed = results.filter((r) => r.error !== null);
+  let out: string;
   if (o.json) {
-    process.stdout.write(JSON.stringify({ results }) + "\n");
+    out = JSON.stringify({ results }) + "\n";
   } else {
-    process.stdout.write(table(results, selected) + "\n");
+    out = table(results, selected) + "\n";
+    if (failed.length > 0) out += `\nfailed:\n${failed.map((r) => `- ${r.name}: ${r.error}`).join("\n")}\n`;
     const lines = [...notes].flatMap(([name, n]) => o.impls
       .filter((impl) => n[impl].size > 0)
       .map((impl) => `- ${name}, ${impl}: ${[...n[impl]].join("; ")}`));
-    if (lines.length > 0) process.stdout.write(`\nnotes (distinct ones of the measured runs):\n${lines.join("\n")}\n`);
+    if (lines.length > 0) out += `\nnotes (distinct ones of the measured runs):\n${lines.join("\n")}\n`;
+  }
+  let status = 0;
+  if (failed.length > 0) {
+    progress(`failed: ${failed.map((r) => r.name).join(", ")}`);
+    status = 1;
   }
   if (o.check) {
     const below = results.filter((r) => {
@@ -295,13 +371,15 @@ async function main(): Promise<void> {
     });
     if (below.length > 0) {
       progress(`below the bar: ${below.map((r) => `${r.name} ${r.ratio!.toFixed(3)}`).join(", ")}`);
-      process.exitCode = 1;
+      status = 1;
     }
   }
+  // A failed run may have left sockets or timers open: they must not keep the process alive.
+  await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
+  process.exit(status);
 }
 
 main().catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  // A failed run may leave sockets open; they must not keep the process alive.
   process.exit(1);
 });

@@ -8,10 +8,16 @@
  * baseline: `net.createServer((s) => s.end())`; clients `net.connect()` and wait for
  *           'close' (allowHalfOpen is off, so Node ends its side when the server's FIN
  *           arrives). Both sides set TCP_NODELAY, as sockurl does by default.
+ *
+ * tcp-connect-node-timers: the same, with `useNodeTimers(true)` on the sockurl side: each
+ * connect()'s deadline (60 s by default) gets its own Node timer instead of a place on the
+ * shared deadline clock, so the two rows show what the shared clock saves. The baseline is
+ * raw node:net, as for tcp-connect, measured in the same run.
  */
 import net from "node:net";
 import { once } from "node:events";
 import { connect, listen } from "../src/index.js";
+import { useNodeTimers } from "../src/deadline.js";
 import {
   HOST, RUN_TIMEOUT_MS, background, closeNetServer, scaled, timed, withTimeout,
   type Impl, type RunOptions, type Sample,
@@ -23,6 +29,18 @@ const CONCURRENCY = 50;
 export function tcpConnect(impl: Impl, { scale }: RunOptions): Promise<Sample> {
   const n = scaled(CONNECTIONS, scale, CONCURRENCY);
   return impl === "sockurl" ? withSockurl(n) : withNet(n);
+}
+
+/** tcp-connect with a Node timer per deadline on the sockurl side; restored afterwards, whatever happens. */
+export async function tcpConnectNodeTimers(impl: Impl, { scale }: RunOptions): Promise<Sample> {
+  const n = scaled(CONNECTIONS, scale, CONCURRENCY);
+  if (impl === "baseline") return withNet(n);
+  useNodeTimers(true);
+  try {
+    return await withSockurl(n);
+  } finally {
+    useNodeTimers(false);
+  }
 }
 
 async function withSockurl(n: number): Promise<Sample> {

@@ -94,7 +94,8 @@ describe("connect: errors from the system", () => {
     const never: Lookup = () => new Promise(() => {});
     const started = Date.now();
     await rejectsWith(connect("tcp://slow.test:80", { lookup: never, timeout: 100 }), "ETIMEDOUT", { phase: "resolve" });
-    assert.ok(Date.now() - started < 2000);
+    // The deadline fires rather than never: a bound with room for a busy machine.
+    assert.ok(Date.now() - started < 5000);
   });
 
   test("a server that never answers the handshake hits the deadline: ETIMEDOUT in phase connect", async () => {
@@ -105,7 +106,7 @@ describe("connect: errors from the system", () => {
         phase: "connect", message: /300 ms/,
       });
       const took = Date.now() - started;
-      assert.ok(took >= 280 && took < 3000, `took ${took} ms`);
+      assert.ok(took >= 280 && took < 5000, `took ${took} ms`);
     } finally {
       stalled.close();
     }
@@ -164,11 +165,12 @@ describe("connect: errors from the system", () => {
       console.log(results.join(" "));
     `;
     const start = performance.now();
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 50_000 });
     const ms = performance.now() - start;
     assert.equal(r.status, 0, `child exited ${r.status}: ${r.stderr}`);
     assert.equal(r.stdout.trim(), "ok ok ok ECONNREFUSED ENOENT ERR_ABORTED");
-    assert.ok(ms < 10_000, `the child lingered ${Math.round(ms)} ms after its connects had finished`);
+    // A deadline left armed would hold the child for connect's default 60 s.
+    assert.ok(ms < 30_000, `the child lingered ${Math.round(ms)} ms after its connects had finished`);
   });
 
   test("listening on a port in use is EADDRINUSE (phase listen)", async () => {
@@ -252,10 +254,11 @@ describe("connect: Happy Eyeballs (RFC 8305)", () => {
       ];
       for (const attemptDelay of [100, 250]) {
         const started = performance.now();
-        const socket = await connect(`tcp://multi.test:${stalled.port}`, { lookup, attemptDelay, timeout: 10_000 });
+        const socket = await connect(`tcp://multi.test:${stalled.port}`, { lookup, attemptDelay, timeout: 30_000 });
         const took = performance.now() - started;
         assert.equal(socket.remote.host, "127.0.0.1");
-        assert.ok(took >= attemptDelay - 10 && took < attemptDelay + 400, `attemptDelay ${attemptDelay}: took ${took.toFixed(0)} ms`);
+        // Not before the delay; and after it, not at the connect timeout (the upper bound has room for a busy machine).
+        assert.ok(took >= attemptDelay - 10 && took < 10_000, `attemptDelay ${attemptDelay}: took ${took.toFixed(0)} ms`);
         socket.destroy();
         (await server.accept()).destroy();
       }
@@ -275,8 +278,8 @@ describe("connect: Happy Eyeballs (RFC 8305)", () => {
       ];
       // 127.0.0.3 has no listener on this port: refused immediately.
       const started = performance.now();
-      const socket = await connect(`tcp://multi.test:${port}`, { lookup, attemptDelay: 2000 });
-      assert.ok(performance.now() - started < 1000);
+      const socket = await connect(`tcp://multi.test:${port}`, { lookup, attemptDelay: 30_000 });
+      assert.ok(performance.now() - started < 10_000, "moved on before the attempt delay");
       socket.destroy();
     } finally {
       await server.close();

@@ -22,23 +22,23 @@ function item(name: string, ms: number, start: number, log: Array<[string, numbe
   };
 }
 
-test("items time out in order of their deadlines, not of scheduling, and never early", { timeout: 5_000 }, async () => {
+test("items time out in order of their deadlines, not of scheduling, and never early", { timeout: 30_000 }, async () => {
   const start = performance.now();
   const log: Array<[string, number]> = [];
   schedule(item("late", 120, start, log));
   schedule(item("early", 40, start, log));
   schedule(item("middle", 80, start, log));
-  await until(() => log.length === 3, "three items timed out", 4_000);
+  await until(() => log.length === 3, "three items timed out", 20_000);
   assert.deepEqual(log.map(([name]) => name), ["early", "middle", "late"]);
   for (const [name, at] of log) {
     const due = { early: 40, middle: 80, late: 120 }[name]!;
     assert.ok(at >= due, `${name} fired after ${at.toFixed(1)} ms, before its ${due} ms`);
-    // Generous: a busy machine delays timers, but not by seconds.
-    assert.ok(at < due + 2_000, `${name} fired after ${at.toFixed(1)} ms, long after its ${due} ms`);
+    // Generous: a busy machine delays timers, but fires them (a timer that never fires fails the until() above).
+    assert.ok(at < due + 10_000, `${name} fired after ${at.toFixed(1)} ms, long after its ${due} ms`);
   }
 });
 
-test("an unscheduled item never times out; unscheduling twice or an unknown item is harmless", { timeout: 5_000 }, async () => {
+test("an unscheduled item never times out; unscheduling twice or an unknown item is harmless", { timeout: 30_000 }, async () => {
   const start = performance.now();
   const log: Array<[string, number]> = [];
   const cancelled = item("cancelled", 30, start, log);
@@ -48,23 +48,23 @@ test("an unscheduled item never times out; unscheduling twice or an unknown item
   unschedule(cancelled);
   unschedule(item("never scheduled", 10, start, log));
   // Items fire in deadline order, so the cancelled one would come before "kept".
-  await until(() => log.length >= 1, "the kept item timed out", 4_000);
+  await until(() => log.length >= 1, "the kept item timed out", 20_000);
   await sleep(20);
   assert.deepEqual(log.map(([name]) => name), ["kept"]);
 });
 
-test("items found due together (a blocked event loop) still fire in deadline order", { timeout: 5_000 }, async () => {
+test("items found due together (a blocked event loop) still fire in deadline order", { timeout: 30_000 }, async () => {
   const start = performance.now();
   const log: Array<[string, number]> = [];
   schedule(item("second", 40, start, log));
   schedule(item("first", 20, start, log));
   // Hold the event loop past both deadlines, so that one firing of the timer finds both due.
   while (performance.now() - start < 80) { /* busy */ }
-  await until(() => log.length === 2, "both items timed out", 4_000);
+  await until(() => log.length === 2, "both items timed out", 20_000);
   assert.deepEqual(log.map(([name]) => name), ["first", "second"]);
 });
 
-test("an item due with another that unschedules it in its callback never times out", { timeout: 5_000 }, async () => {
+test("an item due with another that unschedules it in its callback never times out", { timeout: 30_000 }, async () => {
   const start = performance.now();
   const log: Array<[string, number]> = [];
   const victim = item("victim", 40, start, log);
@@ -72,12 +72,12 @@ test("an item due with another that unschedules it in its callback never times o
   schedule(item("first", 20, start, log, () => unschedule(victim)));
   schedule(item("kept", 60, start, log));
   while (performance.now() - start < 80) { /* busy: one firing finds all three due */ }
-  await until(() => log.length >= 2, "two items timed out", 4_000);
+  await until(() => log.length >= 2, "two items timed out", 20_000);
   await sleep(20);
   assert.deepEqual(log.map(([name]) => name), ["first", "kept"]);
 });
 
-test("many items scheduled and unscheduled in any order: exactly the ones left time out", { timeout: 5_000 }, async () => {
+test("many items scheduled and unscheduled in any order: exactly the ones left time out", { timeout: 30_000 }, async () => {
   const start = performance.now();
   const log: Array<[string, number]> = [];
   const items = Array.from({ length: 200 }, (_, i) => item(`i${i}`, 30 + (i % 7), start, log));
@@ -89,32 +89,32 @@ test("many items scheduled and unscheduled in any order: exactly the ones left t
     unschedule(out[hi]!);
     if (lo !== hi) unschedule(out[lo]!);
   }
-  await until(() => log.length >= 20, "the 20 items left timed out", 4_000);
+  await until(() => log.length >= 20, "the 20 items left timed out", 20_000);
   await sleep(30);
   assert.deepEqual(log.map(([name]) => name).sort(), items.filter((_, i) => i % 10 === 0).map((_, j) => `i${j * 10}`).sort());
 });
 
-test("an item scheduled while the timer fires, earlier than those left, still fires first", { timeout: 5_000 }, async () => {
+test("an item scheduled while the timer fires, earlier than those left, still fires first", { timeout: 30_000 }, async () => {
   const start = performance.now();
   const log: Array<[string, number]> = [];
   schedule(item("first", 30, start, log, () => schedule(item("chained", 60, start, log))));
   schedule(item("last", 150, start, log));
-  await until(() => log.length === 3, "three items timed out", 4_000);
+  await until(() => log.length === 3, "three items timed out", 20_000);
   assert.deepEqual(log.map(([name]) => name), ["first", "chained", "last"]);
   const chained = log.find(([name]) => name === "chained")![1];
-  assert.ok(chained >= 60 && chained < 2_000, `chained fired after ${chained.toFixed(1)} ms`);
+  assert.ok(chained >= 60 && chained < 10_000, `chained fired after ${chained.toFixed(1)} ms`);
 });
 
 /** Runs `body` in a child process with the clock imported; returns its output and run time. */
 function child(body: string): { stdout: string; ms: number } {
   const script = `const { schedule, unschedule } = await import(${JSON.stringify(clockUrl)});\n${body}`;
   const start = performance.now();
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 50_000 });
   assert.equal(r.status, 0, `child exited ${r.status}: ${r.stderr}`);
   return { stdout: r.stdout.trim(), ms: performance.now() - start };
 }
 
-test("a pending deadline keeps the process alive until it fires", { timeout: 25_000 }, () => {
+test("a pending deadline keeps the process alive until it fires", { timeout: 60_000 }, () => {
   const { stdout } = child(`
     const t0 = performance.now();
     schedule({ expiresAt: t0 + 300, timedOut: () => console.log("fired after " + Math.round(performance.now() - t0)) });
@@ -123,7 +123,7 @@ test("a pending deadline keeps the process alive until it fires", { timeout: 25_
   assert.ok(Number(stdout.split(" ").pop()) >= 300, stdout);
 });
 
-test("once nothing is pending, the armed timer no longer holds the process open", { timeout: 25_000 }, () => {
+test("once nothing is pending, the armed timer no longer holds the process open", { timeout: 60_000 }, () => {
   const { stdout, ms } = child(`
     const it = { expiresAt: performance.now() + 60_000, timedOut: () => console.log("fired") };
     schedule(it);
@@ -131,5 +131,6 @@ test("once nothing is pending, the armed timer no longer holds the process open"
     console.log("done");
   `);
   assert.equal(stdout, "done");
-  assert.ok(ms < 10_000, `the process lingered ${Math.round(ms)} ms for a cancelled 60 s deadline`);
+  // Half the cancelled deadline: room for a slow start on a busy machine, and still no 60 s wait.
+  assert.ok(ms < 30_000, `the process lingered ${Math.round(ms)} ms for a cancelled 60 s deadline`);
 });

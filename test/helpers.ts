@@ -94,8 +94,7 @@ export async function stalledListener(host: string, seconds = 30): Promise<{ por
     child.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
   });
   child.removeAllListeners("exit");
-  // Give the filler connection time to occupy the queue.
-  await new Promise((r) => setTimeout(r, 50));
+  // The script prints the port once its filler connection occupies the queue: no wait needed.
   return { port, close: () => child.kill() };
 }
 

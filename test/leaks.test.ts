@@ -96,7 +96,7 @@ function fdTargets(): Map<string, string> {
 }
 
 /** Polls until the descriptor count is at most `target`, for up to `ms`; returns the last count. */
-async function settleFds(target: number, ms = 2_000): Promise<number> {
+async function settleFds(target: number, ms = 10_000): Promise<number> {
   const start = Date.now();
   let n = fdCount();
   while (n > target && Date.now() - start < ms) {

@@ -114,7 +114,8 @@ describe("pki fixture: generation", () => {
   test("generates the world quickly, once per process", async (t) => {
     const pki = await makePki();
     t.diagnostic(`pki generation took ${pki.generatedInMs} ms`);
-    assert.ok(pki.generatedInMs < 3000, `generation took ${pki.generatedInMs} ms`);
+    // A few hundred ms on an idle machine; the bound only catches a generator gone slow by an order of magnitude.
+    assert.ok(pki.generatedInMs < 30_000, `generation took ${pki.generatedInMs} ms`);
     assert.equal(await makePki(), pki, "memoised");
     const fresh = await makePki({ fresh: true });
     assert.notEqual(fresh, pki);

@@ -517,42 +517,109 @@ describe("Reader: mixing reads and errors", () => {
   });
 });
 
+/**
+ * Runs `fn` with the byte-moving primitives counted: bytes searched by Buffer#indexOf (from
+ * its offset), compared by Buffer#equals, copied by Buffer#copy, Uint8Array#set and
+ * Buffer.concat, plus the elements moved by Array#shift and Array#splice (a chunk list
+ * shifted one by one is quadratic too). Deterministic, unlike a stopwatch on a busy machine.
+ */
+function countBytes(fn: () => void): number {
+  let bytes = 0;
+  let depth = 0;
+  const restore: Array<() => void> = [];
+  const wrap = <T extends object>(target: T, name: keyof T & string, cost: (self: unknown, args: unknown[]) => number) => {
+    const original = target[name] as unknown as (...args: unknown[]) => unknown;
+    (target as Record<string, unknown>)[name] = function (this: unknown, ...args: unknown[]): unknown {
+      if (depth === 0) bytes += cost(this, args);
+      depth++;
+      try {
+        return original.apply(this, args);
+      } finally {
+        depth--;
+      }
+    };
+    restore.push(() => {
+      (target as Record<string, unknown>)[name] = original;
+    });
+  };
+  const len = (v: unknown) => (v instanceof Uint8Array ? v.length : 0);
+  wrap(Buffer.prototype, "indexOf", (self, args) => {
+    const offset = typeof args[1] === "number" ? args[1] : 0;
+    return Math.max(0, len(self) - (offset < 0 ? len(self) + offset : offset));
+  });
+  wrap(Buffer.prototype, "equals", (self) => len(self));
+  wrap(Buffer.prototype, "copy", (self, args) => {
+    const start = typeof args[2] === "number" ? args[2] : 0;
+    const end = typeof args[3] === "number" ? args[3] : len(self);
+    return Math.max(0, end - start);
+  });
+  wrap(Uint8Array.prototype, "set", (_, args) => (ArrayBuffer.isView(args[0]) || Array.isArray(args[0]) ? (args[0] as { length: number }).length : 0));
+  wrap(Buffer, "concat", (_, args) => (args[0] as Uint8Array[]).reduce((n, b) => n + b.length, 0));
+  wrap(Array.prototype, "shift", (self) => (self as unknown[]).length);
+  wrap(Array.prototype, "splice", (self) => (self as unknown[]).length);
+  try {
+    fn();
+  } finally {
+    for (const undo of restore.reverse()) undo();
+  }
+  return bytes;
+}
+
 describe("Reader: cost stays linear in the bytes received", () => {
-  // Each case took 4 to 13 s when chunks were joined or shifted out one by one (quadratic);
-  // linear code takes tens of milliseconds. The bound only catches that kind of blow-up.
-  const BOUND_MS = 2000;
+  // Joining the chunks or shifting them out one by one on every push is quadratic: for a
+  // 64 KiB line arriving a byte at a time, about 2 × 10^9 bytes moved. The count makes that
+  // visible on any machine; linear code moves a small multiple of the bytes received (2 to 35
+  // here: a multi-byte delimiter arriving a byte at a time is searched in a small window per push).
+  const BYTES_PER_BYTE = 64;
   const KiB = 1024;
 
-  function within(started: number): void {
-    const ms = performance.now() - started;
-    assert.ok(ms < BOUND_MS, `took ${ms.toFixed(0)} ms`);
+  function linear(moved: number, received: number): void {
+    assert.ok(moved <= BYTES_PER_BYTE * received + 64 * KiB,
+      `moved ${moved} bytes for ${received} received (${(moved / received).toFixed(1)} per byte): superlinear`);
   }
+
+  test("the byte counter sees a quadratic reader: chunks joined on every push", () => {
+    const moved = countBytes(() => {
+      let joined = Buffer.alloc(0);
+      for (let i = 0; i < 4 * KiB; i++) {
+        joined = Buffer.concat([joined, Buffer.from("a")]);
+        joined.indexOf("\n");
+      }
+    });
+    assert.ok(moved > 100 * 4 * KiB, `counted only ${moved} bytes`);
+  });
 
   test("a 64 KiB line arriving one byte per push", () => {
     const r = new Reader();
     const one = Buffer.from("a");
-    const started = performance.now();
-    for (let i = 0; i < 64 * KiB; i++) {
-      r.push(one);
-      assert.equal(r.takeLine(64 * KiB), undefined);
-    }
-    r.push(Buffer.from("\r\n"));
-    assert.equal(r.takeLine(64 * KiB)?.length, 64 * KiB);
-    within(started);
+    let line: string | null | undefined;
+    const moved = countBytes(() => {
+      for (let i = 0; i < 64 * KiB; i++) {
+        r.push(one);
+        if (r.takeLine(64 * KiB) !== undefined) throw new Error(`a line after ${i + 1} bytes`);
+      }
+      r.push(Buffer.from("\r\n"));
+      line = r.takeLine(64 * KiB);
+    });
+    assert.equal(line?.length, 64 * KiB);
+    linear(moved, 64 * KiB + 2);
   });
 
   test("a 64 KiB record with a multi-byte delimiter arriving one byte per push", () => {
     const r = new Reader();
     const one = Buffer.from("a");
     const delim = Buffer.from("\r\n\r\n");
-    const started = performance.now();
-    for (let i = 0; i < 64 * KiB; i++) {
-      r.push(one);
-      assert.equal(r.takeUntil(delim, 64 * KiB), undefined);
-    }
-    for (const byte of delim) r.push(Buffer.from([byte]));
-    assert.equal(r.takeUntil(delim, 64 * KiB)?.length, 64 * KiB);
-    within(started);
+    let record: Buffer | null | undefined;
+    const moved = countBytes(() => {
+      for (let i = 0; i < 64 * KiB; i++) {
+        r.push(one);
+        if (r.takeUntil(delim, 64 * KiB) !== undefined) throw new Error(`a record after ${i + 1} bytes`);
+      }
+      for (const byte of delim) r.push(Buffer.from([byte]));
+      record = r.takeUntil(delim, 64 * KiB);
+    });
+    assert.equal(record?.length, 64 * KiB);
+    linear(moved, 64 * KiB + delim.length);
   });
 
   test("a 32 MiB record with a multi-byte delimiter arriving in 16 KiB chunks", () => {
@@ -561,14 +628,17 @@ describe("Reader: cost stays linear in the bytes received", () => {
     const delim = Buffer.from("--boundary--");
     const chunks = 2048;
     const max = 64 * KiB * KiB;
-    const started = performance.now();
-    for (let i = 0; i < chunks; i++) {
-      r.push(chunk);
-      assert.equal(r.takeUntil(delim, max), undefined);
-    }
-    r.push(delim);
-    assert.equal(r.takeUntil(delim, max)?.length, chunks * chunk.length);
-    within(started);
+    let record: Buffer | null | undefined;
+    const moved = countBytes(() => {
+      for (let i = 0; i < chunks; i++) {
+        r.push(chunk);
+        if (r.takeUntil(delim, max) !== undefined) throw new Error(`a record after ${i + 1} chunks`);
+      }
+      r.push(delim);
+      record = r.takeUntil(delim, max);
+    });
+    assert.equal(record?.length, chunks * chunk.length);
+    linear(moved, chunks * chunk.length + delim.length);
   });
 
   test("draining 256 Ki one-byte chunks with take() and takeExactly()", () => {
@@ -576,12 +646,15 @@ describe("Reader: cost stays linear in the bytes received", () => {
     const one = Buffer.from("z");
     const n = 256 * KiB;
     for (let i = 0; i < n; i++) r.push(one);
-    const started = performance.now();
     let taken = 0;
-    while (r.take() !== undefined) taken++;
+    let exact: Buffer | undefined;
+    const moved = countBytes(() => {
+      while (r.take() !== undefined) taken++;
+      for (let i = 0; i < n; i++) r.push(one);
+      exact = r.takeExactly(n);
+    });
     assert.equal(taken, n);
-    for (let i = 0; i < n; i++) r.push(one);
-    assert.equal(r.takeExactly(n)?.length, n);
-    within(started);
+    assert.equal(exact?.length, n);
+    linear(moved, 2 * n);
   });
 });

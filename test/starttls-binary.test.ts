@@ -482,7 +482,7 @@ describe("silent servers", () => {
         const started = performance.now();
         await rejectsWith(connect(url, { family: 4, startTls: protocol, tls: { ca }, timeout: 300 }), "ETIMEDOUT", { phase: "starttls" });
         const took = performance.now() - started;
-        assert.ok(took >= 250 && took < 1500, `${protocol}: took ${took} ms`);
+        assert.ok(took >= 250 && took < 5000, `${protocol}: took ${took} ms`);
       })));
   });
 });

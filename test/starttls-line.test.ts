@@ -548,7 +548,7 @@ describe("STARTTLS deadlines", () => {
         const started = performance.now();
         await rejectsWith(connectStartTls(f, c.proto, {}, 300), "ETIMEDOUT", { phase: "starttls" });
         const took = performance.now() - started;
-        assert.ok(took >= 250 && took < 1500, `${c.proto}: took ${took} ms`);
+        assert.ok(took >= 250 && took < 5000, `${c.proto}: took ${took} ms`);
       }));
     });
   });
@@ -558,7 +558,7 @@ describe("STARTTLS deadlines", () => {
       const socket = await connect(f.local, { family: 4 });
       const started = performance.now();
       await rejectsWith(negotiateStartTls(socket, "smtp", { timeout: 300, tls: { ca } }), "ETIMEDOUT", { phase: "starttls" });
-      assert.ok(performance.now() - started < 1500);
+      assert.ok(performance.now() - started < 5000, "negotiateStartTls's deadline fired");
       await assertDestroyed(socket);
       await cleanEnd(f, "smtp timeout");
     });

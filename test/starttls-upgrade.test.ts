@@ -139,7 +139,7 @@ describe("startTls refusals", () => {
     try {
       const started = Date.now();
       await rejectsWith(client.startTls({ ca: pki.caBundle, handshakeTimeout: 200 }), "ETIMEDOUT", { phase: "tls" });
-      assert.ok(Date.now() - started < 2000);
+      assert.ok(Date.now() - started < 5000, "the handshake deadline fired");
     } finally {
       await done();
     }

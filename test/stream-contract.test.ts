@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { connect, listen, type Socket } from "../src/index.js";
 import { makePki } from "./fixtures/pki.js";
-import { rejectsWith, sleep, tempDir } from "./helpers.js";
+import { rejectsWith, sleep, tempDir, until } from "./helpers.js";
 
 interface Pair {
   client: Socket;
@@ -280,7 +280,9 @@ for (const { name, target } of transports) {
           }
           await client.closeWrite();
         })();
-        await sleep(100); // let the kernel buffers fill, so that Node must queue
+        // The peer reads only once the kernel buffers are full and Node queues (a wait for the
+        // event, not a guess at how long the filling takes on a busy machine).
+        await until(() => sawQueued, "a write queued in Node while the peer does not read", 10_000);
         const got = await peer.readAll();
         await sending;
         assert.equal(got.length, rounds * buffer.length);
@@ -363,7 +365,7 @@ describe("flush() over TLS", () => {
         await client.closeWrite();
         await client.flush(); // after closeWrite: waits for 'finish', does not write
       })();
-      await sleep(100);
+      await until(() => queued > 0, "a write queued in Node while the peer does not read", 10_000);
       const got = await peer.readAll();
       await sending;
       assert.equal(got.length, rounds * buffer.length);

@@ -12,7 +12,7 @@ import { connect, listen, SocketError, type ConnectOptions, type InetAddress, ty
 import type { TlsOptions } from "../src/tls-options.js";
 import type { TlsInfo } from "../src/tls-info.js";
 import { makePki, type Issued } from "./fixtures/pki.js";
-import { rawServer, rejectsWith, sleep } from "./helpers.js";
+import { rawServer, rejectsWith, sleep, until } from "./helpers.js";
 
 const pki = await makePki();
 
@@ -410,7 +410,7 @@ describe("tls verification: session resumption", () => {
       assert.equal(await first.readLine(), "hello");
       assert.equal(first.tls!.sessionReused, false);
       // Observed: TLS 1.3 tickets can arrive just after the server's first line, so wait for one briefly.
-      for (let i = 0; i < 100 && first.tls!.session === null; i++) await sleep(10);
+      await until(() => first.tls!.session !== null, "a session ticket arrived", 10_000);
       const session = first.tls!.session;
       assert.ok(Buffer.isBuffer(session) && session.length > 0, "a session ticket arrived");
       return session;
@@ -561,7 +561,7 @@ describe("tls verification: mutual TLS", () => {
       assert.ok(failure instanceof SocketError, `expected a SocketError, got ${String(failure)}`);
       t.diagnostic(`mTLS without a client certificate: ${failure.code} phase ${failure.phase} reason ${failure.reason}: ${failure.message}`);
       assert.ok(["ERR_TLS_HANDSHAKE", "ECONNRESET"].includes(failure.code), failure.message);
-      for (let i = 0; i < 50 && server.handshakeFailures === 0; i++) await sleep(10);
+      await until(() => server.handshakeFailures > 0, "a handshake failure counted", 10_000);
       assert.equal(server.handshakeFailures, 1);
 
       const [good, peer] = await Promise.all([
@@ -626,7 +626,7 @@ describe("tls verification: stalled and broken handshakes", () => {
         { phase: "tls" },
       );
       const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 280 && elapsed < 1000, `took ${Math.round(elapsed)} ms`);
+      assert.ok(elapsed >= 280 && elapsed < 5000, `took ${Math.round(elapsed)} ms`);
       assert.match(err.message, /tls:\/\/127\.0\.0\.1/);
     } finally {
       await raw.close();
@@ -657,7 +657,7 @@ describe("tls verification: stalled and broken handshakes", () => {
         garbage.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         const pending = server.accept({ timeout: 3000 });
         pending.catch(() => {}); // awaited below; never unhandled
-        for (let i = 0; i < 200 && server.handshakeFailures < 2; i++) await sleep(10);
+        await until(() => server.handshakeFailures >= 2, "two handshake failures counted", 10_000);
         assert.equal(server.handshakeFailures, 2, "the garbage and the stalled client are both counted");
 
         // 3. The next good client is what accept() returns.
@@ -692,10 +692,10 @@ describe("tls verification: stalled and broken handshakes", () => {
         garbage.on("error", () => {});
         stalled.on("error", () => {});
         garbage.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-        const [garbageMs, stalledMs] = await Promise.all([closedWithin(garbage, 1000), closedWithin(stalled, 1200)]);
+        const [garbageMs, stalledMs] = await Promise.all([closedWithin(garbage, 5000), closedWithin(stalled, 5000)]);
         assert.notEqual(garbageMs, null, "the garbage client was disconnected");
         assert.equal(server.handshakeFailures, 2);
-        assert.notEqual(stalledMs, null, "the stalled client was still connected 1 s after handshakeTimeout (200 ms)");
+        assert.notEqual(stalledMs, null, "the stalled client was still connected 5 s after it connected (handshakeTimeout 200 ms)");
         assert.ok(stalledMs! >= 150, `dropped after ${Math.round(stalledMs!)} ms`);
       } finally {
         garbage.destroy();

@@ -1,5 +1,5 @@
 /**
- * STARTTLS against real servers from Debian (issue 4, "Proven against real servers"): postfix,
+ * STARTTLS against real servers from Debian ("Proven against real servers"): postfix,
  * dovecot (imap, pop3, lmtp, sieve), slapd, vsftpd, prosody (c2s, s2s), postgresql, mariadb,
  * inn2's nnrpd and inspircd, each started once on 127.0.0.1 with a port of its own, a config file
  * in a temporary directory and the test CA's `valid` certificate.

@@ -20,7 +20,7 @@ export function fdCount(): number {
  * returns the final count minus `baseline` (0 when nothing leaked). Closes land a few event-loop
  * turns after the promise that caused them settles, hence the wait.
  */
-export async function fdDelta(baseline: number, ms = 2_000): Promise<number> {
+export async function fdDelta(baseline: number, ms = 10_000): Promise<number> {
   const until = performance.now() + ms;
   for (;;) {
     const now = fdCount();
@@ -164,7 +164,7 @@ export async function guarded(
   t: { diagnostic(message: string): void },
   name: string,
   body: () => Promise<string>,
-  settleMs = 2_000,
+  settleMs = 10_000,
 ): Promise<void> {
   const escapes = recordEscapes();
   const before = fdCount();

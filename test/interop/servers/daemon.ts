@@ -124,7 +124,7 @@ const live = new Set<Daemon>();
 let exitHooked = false;
 
 /**
- * The daemons run in sessions of their own, so they would outlive this process when it is
+ * The daemons run detached (setsid: a process session each), so they would outlive this process when it is
  * interrupted (a Ctrl-C, a CI timeout) before `after()` stops them: on exit, SIGINT and SIGTERM,
  * SIGKILL whatever is still running, then let the signal take its course.
  */

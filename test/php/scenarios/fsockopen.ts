@@ -79,12 +79,12 @@ export const fsockopen: Group = {
     },
     {
       name: "connect timeout against a full accept queue",
-      php: PHP_OPEN + `$t0 = microtime(true); open_('127.0.0.1', $E['stalled'], 0.3); $dt = microtime(true) - $t0; rec('waited', $dt > 0.25 && $dt < 2);`,
+      php: PHP_OPEN + `$t0 = microtime(true); open_('127.0.0.1', $E['stalled'], 0.3); $dt = microtime(true) - $t0; rec('waited', $dt > 0.25 && $dt < 10);`,
       async ts(t) {
         const t0 = performance.now();
         await open(t, "127.0.0.1", t.env.stalled, 0.3);
         const dt = (performance.now() - t0) / 1000;
-        t.rec("waited", dt > 0.25 && dt < 2);
+        t.rec("waited", dt > 0.25 && dt < 10);
       },
     },
     {

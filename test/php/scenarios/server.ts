@@ -42,7 +42,7 @@ export const servers: Group = {
     {
       name: "accept times out",
       normalize: maskEphemeral,
-      php: PHP_SERVER + `$s = server('tcp://127.0.0.1:0'); $t0 = microtime(true); $peer = 'untouched'; rec('accept', stream_socket_accept($s, 0.2, $peer)); $dt = microtime(true) - $t0; rec('peer', $peer); rec('waited', $dt >= 0.19 && $dt < 1.5);`,
+      php: PHP_SERVER + `$s = server('tcp://127.0.0.1:0'); $t0 = microtime(true); $peer = 'untouched'; rec('accept', stream_socket_accept($s, 0.2, $peer)); $dt = microtime(true) - $t0; rec('peer', $peer); rec('waited', $dt >= 0.19 && $dt < 10);`,
       async ts(t) {
         const s = await server(t, "tcp://127.0.0.1:0");
         const t0 = performance.now();
@@ -50,7 +50,7 @@ export const servers: Group = {
         t.rec("accept", await t.php.stream_socket_accept(s, 0.2, peer));
         const dt = (performance.now() - t0) / 1000;
         t.rec("peer", peer.value);
-        t.rec("waited", dt >= 0.19 && dt < 1.5);
+        t.rec("waited", dt >= 0.19 && dt < 10);
       },
     },
     {

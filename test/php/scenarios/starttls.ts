@@ -230,7 +230,7 @@ export const startTls: Group = {
         $t0 = microtime(true);
         rec('enable', stream_socket_enable_crypto($fp, true, STREAM_CRYPTO_METHOD_TLS_CLIENT));
         $dt = microtime(true) - $t0;
-        rec('waited', $dt >= 0.4 && $dt < 3);`,
+        rec('waited', $dt >= 0.4 && $dt < 15);`,
       async ts(t) {
         const fp = await smtp(t, null, 0.5);
         t.php.stream_set_timeout(fp, 0, 500000);
@@ -239,7 +239,7 @@ export const startTls: Group = {
         const t0 = performance.now();
         t.rec("enable", await t.php.stream_socket_enable_crypto(fp, true, t.php.STREAM_CRYPTO_METHOD_TLS_CLIENT));
         const dt = (performance.now() - t0) / 1000;
-        t.rec("waited", dt >= 0.4 && dt < 3);
+        t.rec("waited", dt >= 0.4 && dt < 15);
       },
     },
     {
