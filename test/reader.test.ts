@@ -647,7 +647,7 @@ describe("Reader: cost stays linear in the bytes received", () => {
     const n = 256 * KiB;
     for (let i = 0; i < n; i++) r.push(one);
     let taken = 0;
-    let exact: Buffer | undefined;
+    let exact: Buffer | null | undefined;
     const moved = countBytes(() => {
       while (r.take() !== undefined) taken++;
       for (let i = 0; i < n; i++) r.push(one);
