@@ -9,8 +9,9 @@
  * ```
  */
 export { connect } from "./connect.js";
-export { listen, Server, type AcceptOptions } from "./server.js";
-export { Socket, type Endpoint, type ReadLineOptions } from "./socket.js";
+export { listen, Server } from "./server.js";
+export { Socket, type Endpoint, type ReadLineOptions, type WriteData } from "./socket.js";
+export { DEFAULT_MAX_LINE } from "./reader.js";
 export { DatagramSocket, type Datagram, type DatagramUrl } from "./datagram.js";
 export type { CallOptions } from "./deadline.js";
 export {

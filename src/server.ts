@@ -28,17 +28,6 @@ const DEFAULT_BACKLOG = 511;
 const DEFAULT_ACCEPT_QUEUE = 128;
 const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
-/**
- * Options of `Server.accept()`: the `{ timeout, signal }` every waiting call takes.
- * @deprecated Use {@link CallOptions}; this alias stays for code written against 0.1.
- *
- * @example
- * ```ts
- * const options: AcceptOptions = { timeout: 5000 };
- * ```
- */
-export type AcceptOptions = CallOptions;
-
 /** A waiting `accept()`: resolved with the socket, rejected by close() or its deadline. */
 interface Acceptor {
   iterating: false;
