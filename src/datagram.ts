@@ -3,8 +3,9 @@
  * with a bounded receive queue that counts what it had to drop. The OS side lives in the
  * backends (datagram-udp.ts, datagram-unix.ts) behind datagram-backend.ts.
  */
-import { checkLocalPath, formatAddress, parseAddress, type Address } from "./address.js";
+import type { Address } from "./address.js";
 import type { DatagramBackend, Destination } from "./datagram-backend.js";
+import { destinationOf, payloadOf } from "./datagram-send.js";
 import { checkCallOptions, callDeadline, type CallOptions, type Deadline } from "./deadline.js";
 import "./dispose.js";
 import { SocketError, socketError, toSocketError } from "./errors.js";
@@ -26,9 +27,6 @@ export interface Datagram {
   remote: Endpoint;
 }
 
-/** The largest UDP payloads IPv4 and IPv6 can carry (65535 minus the headers). */
-const MAX_UDP4_PAYLOAD = 65507;
-const MAX_UDP6_PAYLOAD = 65527;
 const DEFAULT_RECEIVE_QUEUE = 1024;
 
 /**
@@ -283,45 +281,11 @@ export class DatagramSocket implements AsyncIterable<Datagram>, AsyncDisposable 
 
   #destination(target: string | Address | Endpoint): Destination {
     if (this.#closed) throw socketError("ERR_SOCKET_CLOSED", "write", this.url, "the socket is closed");
-    if (typeof target === "object" && target !== null && "family" in target) {
-      if (target.family !== "unix") return { host: target.host, port: target.port };
-      checkLocalPath("udg", target.host, this.url);
-      return { path: target.host };
-    }
-    let address: Address;
-    if (typeof target === "string" && this.transport === "udg" && !target.includes("://")) {
-      address = { transport: "udg", path: target };
-    } else {
-      address = typeof target === "string"
-        ? parseAddress(target.includes("://") ? target : `${this.transport}://${target}`)
-        : target;
-    }
-    if (address.transport !== this.transport) {
-      throw socketError("ERR_INVALID_ADDRESS", "write", formatAddress(address),
-        `a ${this.transport}:// socket cannot send to a ${address.transport}:// address`);
-    }
-    if (!("path" in address)) return { host: address.host, port: address.port };
-    // The addon would cut a long path and send to whatever socket the shorter one names.
-    checkLocalPath("udg", address.path, formatAddress(address));
-    return { path: address.path };
+    return destinationOf(target, this.transport, this.url);
   }
 
-  /** The bytes of one datagram, checked against what the protocol can carry. */
   #payload(data: string | Uint8Array, to: Destination): Buffer {
-    const buf = typeof data === "string" ? Buffer.from(data)
-      : Buffer.isBuffer(data) ? data
-      : data instanceof Uint8Array ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-      : null;
-    if (buf === null) throw socketError("ERR_INVALID_OPTION", "write", this.url, "data must be a string or a Uint8Array");
-    if (buf.length > MAX_UDP4_PAYLOAD && this.transport === "udp") {
-      const family = to !== null && "host" in to ? (to.host.includes(":") ? 6 : 4) : this.#family;
-      const max = family === 6 ? MAX_UDP6_PAYLOAD : MAX_UDP4_PAYLOAD;
-      if (buf.length > max) {
-        throw socketError("ERR_DATAGRAM_TOO_LARGE", "write", this.url,
-          `${buf.length} bytes exceed the largest UDP/IPv${family} payload of ${max} bytes`);
-      }
-    }
-    return buf;
+    return payloadOf(data, this.transport, to, this.#family, this.url);
   }
 
   #sendError(err: unknown, buf: Buffer): SocketError {
