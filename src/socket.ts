@@ -14,6 +14,7 @@ import { validateTimeout } from "./options.js";
 import type { TlsSession } from "./tls-handshake.js";
 import { tlsInfoOf, type TlsInfo } from "./tls-info.js";
 import { validateTlsOptions, type TlsOptions } from "./tls-options.js";
+import { Waiters } from "./waiters.js";
 import { prepareUpgrade } from "./tls-upgrade.js";
 
 /** One end of a connection. For unix sockets `host` is the path and `port` is 0. */
@@ -55,11 +56,6 @@ export interface StartTlsOptions extends TlsOptions, CallOptions {
 
 /** What `write()` takes: bytes, a string (UTF-8), or several of them sent together. */
 export type WriteData = string | Uint8Array | ReadonlyArray<string | Uint8Array>;
-
-interface PendingWrite {
-  resolve: () => void;
-  reject: (err: SocketError) => void;
-}
 
 type NetLike = Duplex & {
   remoteAddress?: string | undefined;
@@ -130,8 +126,9 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
   #stream: NetLike;
   #reader: Reader;
   #reads: ReadQueue;
-  #writes: PendingWrite[] = [];
-  #flushes: PendingWrite[] = [];
+  /** Writes waiting for Node's buffer to drain, and flushes waiting for the kernel to take the bytes. */
+  #writes = new Waiters();
+  #flushes = new Waiters();
   #highWaterMark: number;
   #readTimeout: number;
   #writeTimeout: number;
@@ -231,9 +228,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
   }
 
   #onDrain(): void {
-    const waiting = this.#writes;
-    this.#writes = [];
-    for (const w of waiting) w.resolve();
+    this.#writes.resolveAll();
   }
 
   #onClose(): void {
@@ -653,7 +648,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     if (this.#writes.length === 0) this.#stream.once("drain", Socket.#drainListener);
     const deadline = options === undefined && this.#writeTimeout === 0 ? null
       : callDeadline(options, this.#writeTimeout, this.url, "write", "the peer did not take the data");
-    return handled(this.#waitFor(this.#writes, deadline));
+    return handled(this.#writes.wait(deadline));
   }
 
   /** Writes several chunks as one: corked, so Node hands them to the kernel together. */
@@ -664,38 +659,6 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     for (const chunk of chunks) accepted = stream.write(chunk);
     stream.uncork();
     return accepted;
-  }
-
-  /** Waits in `list` until it is settled, or until `deadline` passes (then leaves it). */
-  #waitFor(list: PendingWrite[], deadline: Deadline | null): Promise<void> {
-    return new Promise((resolve, reject) => this.#enlist(list, deadline, resolve, reject));
-  }
-
-  /** Puts a waiter in `list` that leaves it when `deadline` passes; null if it already has. */
-  #enlist(list: PendingWrite[], deadline: Deadline | null, resolve: () => void, reject: (err: SocketError) => void): PendingWrite | null {
-    if (deadline === null) {
-      const waiter = { resolve, reject };
-      list.push(waiter);
-      return waiter;
-    }
-    const waiter: PendingWrite = {
-      resolve: () => {
-        deadline.clear();
-        resolve();
-      },
-      reject: (err) => {
-        deadline.clear();
-        reject(err);
-      },
-    };
-    deadline.onExpire((err) => {
-      const i = list.indexOf(waiter);
-      if (i !== -1) list.splice(i, 1);
-      reject(err);
-    });
-    if (deadline.expired !== null) return null;
-    list.push(waiter);
-    return waiter;
   }
 
   /**
@@ -738,15 +701,11 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
       return RESOLVED;
     }
     return new Promise((resolve, reject) => {
-      const waiter = this.#enlist(this.#flushes, deadline, resolve, reject);
+      const waiter = this.#flushes.add(deadline, resolve, reject);
       if (waiter === null) return;
-      const done = (err?: Error | null): void => {
-        const i = this.#flushes.indexOf(waiter);
-        if (i === -1) return; // settled already by a failure, a close or the deadline
-        this.#flushes.splice(i, 1);
-        if (err) waiter.reject(toSocketError(this.#failure ?? err, "write", this.url));
-        else waiter.resolve();
-      };
+      // A no-op when the waiter was settled already by a failure, a close or its deadline.
+      const done = (err?: Error | null): void =>
+        this.#flushes.settle(waiter, err ? toSocketError(this.#failure ?? err, "write", this.url) : undefined);
       // Writes complete in order: an empty one completes once every byte before it has. (Only
       // here, not on every write: a callback per write costs bulk and line traffic about 3 %.)
       if (stream.writableEnded) stream.once("finish", () => done());
@@ -764,8 +723,8 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     const err = this.#failure !== null
       ? toSocketError(this.#failure, "write", this.url)
       : this.#closedError("write", "the connection closed");
-    for (const w of this.#writes.splice(0)) w.reject(err);
-    for (const f of this.#flushes.splice(0)) f.reject(err);
+    this.#writes.rejectAll(err);
+    this.#flushes.rejectAll(err);
   }
 
   /**
@@ -895,8 +854,8 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     }
     if (this.#writes.length > 0 || this.#flushes.length > 0) {
       const reason = err === undefined ? this.#closedError("write", this.#closedLocally) : toSocketError(err, "write", this.url);
-      for (const w of this.#writes.splice(0)) w.reject(reason);
-      for (const f of this.#flushes.splice(0)) f.reject(reason);
+      this.#writes.rejectAll(reason);
+      this.#flushes.rejectAll(reason);
     }
     this.#stream.destroy();
   }
