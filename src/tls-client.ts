@@ -149,8 +149,16 @@ export function clientHandshake(
   plain: Duplex,
   o: TlsOptions,
   target: TlsTarget,
-  prepared: PreparedClient = prepareClient(o, target),
+  preparedBefore?: PreparedClient,
 ): { promise: Promise<TlsSession>; cancel: () => void } {
+  let prepared: PreparedClient;
+  try {
+    prepared = preparedBefore ?? prepareClient(o, target);
+  } catch (err) {
+    // An unreadable file or a bad version: the stream handed over is this call's to close.
+    plain.destroy();
+    return { promise: Promise.reject(err), cancel: () => {} };
+  }
   const { peerName } = prepared;
   // Node calls checkServerIdentity with the chain it has built (not on a chain failure or a
   // resumption): keep it so verifyPeer does not ask for it again. The check itself is verifyPeer's.

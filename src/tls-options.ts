@@ -256,6 +256,22 @@ export function loadCa(o: TlsOptions, url?: string): Array<string | Buffer> | un
 }
 
 /**
+ * Reads every file the options name (`caFile`, each file of `caPath`, `certFile`, `keyFile`)
+ * and throws ERR_INVALID_OPTION for the first that cannot be read: for callers that check
+ * before any I/O and load again later (a STARTTLS upgrade prepares once its dialogue is done).
+ *
+ * @example
+ * ```ts
+ * checkTlsFiles({ caFile: "/nonexistent/ca.pem" }, "tcp://mail.example:25");
+ * // throws "address tcp://mail.example:25: tls.caFile: cannot read /nonexistent/ca.pem: no such file or directory (ERR_INVALID_OPTION)"
+ * ```
+ */
+export function checkTlsFiles(o: TlsOptions, url?: string): void {
+  if (o.caFile !== undefined || o.caPath !== undefined) loadCa(o, url);
+  if (o.certFile !== undefined || o.keyFile !== undefined) loadCertificate(o, url);
+}
+
+/**
  * The certificate and key, from PEM or files. `where` prefixes the option names in errors
  * (`sniCertificates["a.example"].`) when the certificate is not the top-level one.
  *
