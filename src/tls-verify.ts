@@ -76,6 +76,7 @@ export function verifyPeer(
   peerUrl: string | (() => string),
   side: "client" | "server",
   detailed?: tls.DetailedPeerCertificate,
+  resumedChain?: Buffer[],
 ): TlsVerdict {
   // Servers pass a function: the peer's URL costs a syscall and only errors need it.
   const url = typeof peerUrl === "string" ? () => peerUrl : peerUrl;
@@ -85,7 +86,7 @@ export function verifyPeer(
   const peer = detailed ?? (socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | Record<string, never>);
   // A resumed client session carries only the leaf; read it from the offered session, once.
   const offered = side === "client" && o.session !== undefined ? sessionLeaf(o.session) : undefined;
-  const chain = peerChainOf(socket, peer, offered === undefined ? undefined : () => offered.der);
+  const chain = resumedChain ?? peerChainOf(socket, peer, offered === undefined ? undefined : () => offered.der);
   const leafDer = chain[0];
   if (leafDer === undefined) {
     if (verifyChain && (side === "client" || o.requestCert)) {
@@ -95,7 +96,8 @@ export function verifyPeer(
   }
   // The leaf is parsed only when a check needs more than Node's certificate object.
   const fromNode = "raw" in peer && peer.raw === leafDer ? peer : undefined;
-  const fromSession = offered !== undefined && offered.der === leafDer ? offered : undefined;
+  // The same leaf as the offered session's (by bytes, when the chain is the first handshake's): its parse is shared.
+  const fromSession = offered !== undefined && offered.der !== undefined && (offered.der === leafDer || offered.der.equals(leafDer)) ? offered : undefined;
   let parsed: X509Certificate | undefined;
   const leaf = (): X509Certificate => {
     if (parsed !== undefined) return parsed;
