@@ -16,9 +16,9 @@ import { SocketError, socketError, toSocketError } from "./errors.js";
 import { validateConnectOptions, type ConnectOptions, type LookupAddress } from "./options.js";
 import { DEFAULT_ATTEMPT_DELAY, happyEyeballs, literalAddress, resolveHost, type Attempt, type AttemptFailure } from "./resolve.js";
 import { Socket, type Endpoint, type SocketInit } from "./socket.js";
-import { clientHandshake } from "./tls-client.js";
+import { clientHandshake, prepareClient, type PreparedClient } from "./tls-client.js";
 import { negotiate, validateStartTlsOptions } from "./starttls/index.js";
-import { validateTlsOptions, versionRange, type TlsOptions } from "./tls-options.js";
+import { checkTlsFiles, validateTlsOptions, type TlsOptions } from "./tls-options.js";
 import type { StartTlsProtocol } from "./starttls/types.js";
 
 /** Connect deadline when none is given: 60 s, PHP's default_socket_timeout. */
@@ -78,6 +78,8 @@ interface ConnectPlan {
   useTls: boolean;
   startTls: { protocol: string; options: Record<string, unknown> } | undefined;
   bind: { host: string; port: number } | undefined;
+  /** The TLS handshake's settings, files read, for tls:// targets. */
+  prepared: PreparedClient | undefined;
 }
 
 /** Parses and checks everything a connect needs; throws a SocketError for bad input. */
@@ -97,13 +99,22 @@ function planConnect(target: string | Address, options: ConnectOptions | undefin
     throw socketError("ERR_INVALID_OPTION", "address", url,
       `tls options were given for ${address.transport}://; use tls://, the startTls option, or socket.startTls()`);
   }
-  if (useTls) versionRange(address.transport, tls, url);
   if (!("path" in address) && address.port === 0) {
     throw socketError("ERR_INVALID_ADDRESS", "address", url,
       "port 0 is only valid for listen() and bindTo; give the port to connect to");
   }
   const bind = opts.bindTo === undefined || "path" in address ? undefined : parseBindTo(opts.bindTo, url);
-  return { address, url, opts, tls, useTls, startTls, bind };
+  // Every TLS file (caFile, caPath, certFile, keyFile) is read here, before any socket exists:
+  // an unreadable one is ERR_INVALID_OPTION with nothing to close. A tls:// connect keeps what
+  // was read for its handshake; a STARTTLS connect only checks, since the upgrade prepares
+  // its own once the dialogue is done (reading the files again, off the hot path).
+  let prepared: PreparedClient | undefined;
+  if (useTls) {
+    prepared = prepareClient(tls, { host: (address as InetAddress).host, transport: address.transport, url });
+  } else if (startTls !== undefined) {
+    checkTlsFiles(tls, url);
+  }
+  return { address, url, opts, tls, useTls, startTls, bind, prepared };
 }
 
 /** A unix client's own end: unnamed. */
@@ -167,7 +178,7 @@ async function open(plan: ConnectPlan, deadline: Deadline): Promise<Socket | Dat
       return startTls === undefined ? socket : await upgrade(socket, startTls, plan.tls, address.host, deadline);
     }
     deadline.phase = "tls";
-    const handshake = clientHandshake(stream, plan.tls, { host: address.host, transport: address.transport, url });
+    const handshake = clientHandshake(stream, plan.tls, { host: address.host, transport: address.transport, url }, plan.prepared);
     const session = await deadline.race(handshake.promise, handshake.cancel);
     return new Socket(session.stream, { ...streamInit(plan, remote), tls: session });
   } finally {

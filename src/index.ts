@@ -21,8 +21,8 @@ export {
 } from "./address.js";
 export { SocketError, ERROR_CODES, type ErrorCode, type Phase } from "./errors.js";
 export type { ConnectOptions, ListenOptions, Lookup, LookupAddress } from "./options.js";
-export type { TlsOptions, Fingerprint, PemInput, CertificateAndKey } from "./tls-options.js";
-export type { TlsInfo, CertificateInfo } from "./tls-info.js";
+export type { TlsOptions, Fingerprint, PemInput, CertificateAndKey, TlsAllowance } from "./tls-options.js";
+export type { TlsInfo, CertificateInfo, TlsTrust } from "./tls-info.js";
 export type { StartTlsOptions } from "./socket.js";
 export { negotiateStartTls } from "./starttls/index.js";
 export {

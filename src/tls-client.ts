@@ -3,13 +3,13 @@
  * secure context per identical set of them, and the handshake over a connected stream,
  * verified by verifyPeer.
  */
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
 import tls, { type TLSSocket } from "node:tls";
 import { detailOf, invalidOption, SocketError, toSocketError } from "./errors.js";
 import { handshakeError, type TlsSession, type VersionRange } from "./tls-handshake.js";
-import { negotiatedOf } from "./tls-info.js";
+import { negotiatedOf, type TlsVerdict } from "./tls-info.js";
 import { bareName, cipherList, loadCa, loadCertificate, versionRange, type TlsOptions } from "./tls-options.js";
 import { verifyPeer } from "./tls-verify.js";
 
@@ -40,6 +40,39 @@ export interface TlsTarget {
 export interface PreparedClient {
   connectOptions: tls.ConnectionOptions;
   peerName: string;
+  /** Digest of what the chain is verified against (CAs, CRLs, security level, own certificate). */
+  trustKey: string;
+  /** Where the offered `tls.session` came from, when it is offered at all. */
+  resumes: SessionOrigin | undefined;
+}
+
+/**
+ * How a session sockurl handed out (`socket.tls.session`) was verified: against which trust
+ * settings (`trustKey`), with what verdict (null until the handshake's checks pass).
+ */
+interface SessionOrigin {
+  trustKey: string;
+  verdict: TlsVerdict | null;
+  /** The earliest notAfter of the verified chain, in ms; read on the first resumption, then kept. */
+  notAfter?: number;
+}
+
+/**
+ * Each session Buffer a client handshake received, by identity. OpenSSL does not verify a
+ * resumed session's certificates again (it replays the first handshake's verdict), so a session
+ * is offered only with the trust settings that verified it, within its chain's validity: after
+ * a CRL, a CA or the security level changed, the client makes a full handshake instead, which
+ * verifies afresh. A session Buffer sockurl did not hand out in this process (read back from a
+ * file, say) cannot be checked that way and is not offered either.
+ */
+const SESSION_ORIGINS = new WeakMap<Buffer, SessionOrigin>();
+
+/** The origin of `session` when it may be resumed under `trustKey` now. */
+function resumable(session: Buffer, trustKey: string): SessionOrigin | undefined {
+  const origin = SESSION_ORIGINS.get(session);
+  if (origin === undefined || origin.verdict === null || origin.trustKey !== trustKey) return undefined;
+  origin.notAfter ??= Math.min(...origin.verdict.chain.map((der) => Date.parse(new X509Certificate(der).validTo)));
+  return Date.now() < origin.notAfter ? origin : undefined;
 }
 
 /**
@@ -65,9 +98,13 @@ export function prepareClient(o: TlsOptions, target: TlsTarget): PreparedClient 
     ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
     ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
   } as tls.SecureContextOptions;
-  const secureContext = clientContext(contextOptions);
+  const trustKey = contextKey(contextOptions);
+  const secureContext = clientContext(contextOptions, trustKey);
+  const resumes = o.session === undefined ? undefined : resumable(o.session, trustKey);
   return {
     peerName,
+    trustKey,
+    resumes,
     connectOptions: {
       ...(servername === undefined ? {} : { servername }),
       // A context OpenSSL refused is left to tls.connect, which fails as it always did.
@@ -75,7 +112,7 @@ export function prepareClient(o: TlsOptions, target: TlsTarget): PreparedClient 
       // Kept for handshakeError's message; the context already holds them.
       ...range,
       ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
-      ...(o.session === undefined ? {} : { session: o.session }),
+      ...(resumes === undefined ? {} : { session: o.session }),
       // sockurl verifies itself (verifyPeer); Node's check would obey NODE_TLS_REJECT_UNAUTHORIZED.
       // clientHandshake adds a checkServerIdentity that only records Node's certificate.
       rejectUnauthorized: false,
@@ -118,8 +155,7 @@ function contextKey(options: tls.SecureContextOptions): string {
 }
 
 /** The shared context for these options, or undefined when OpenSSL refuses them. */
-function clientContext(options: tls.SecureContextOptions): tls.SecureContext | undefined {
-  const key = contextKey(options);
+function clientContext(options: tls.SecureContextOptions, key: string): tls.SecureContext | undefined {
   let context = CLIENT_CONTEXTS.get(key);
   if (context !== undefined) {
     CLIENT_CONTEXTS.delete(key); // re-inserted last: most recently used
@@ -149,8 +185,16 @@ export function clientHandshake(
   plain: Duplex,
   o: TlsOptions,
   target: TlsTarget,
-  prepared: PreparedClient = prepareClient(o, target),
+  preparedBefore?: PreparedClient,
 ): { promise: Promise<TlsSession>; cancel: () => void } {
+  let prepared: PreparedClient;
+  try {
+    prepared = preparedBefore ?? prepareClient(o, target);
+  } catch (err) {
+    // An unreadable file or a bad version: the stream handed over is this call's to close.
+    plain.destroy();
+    return { promise: Promise.reject(err), cancel: () => {} };
+  }
   const { peerName } = prepared;
   // Node calls checkServerIdentity with the chain it has built (not on a chain failure or a
   // resumption): keep it so verifyPeer does not ask for it again. The check itself is verifyPeer's.
@@ -169,8 +213,10 @@ export function clientHandshake(
     return { promise: Promise.reject(failed), cancel: () => {} };
   }
   const latestSession = { current: null as Buffer | null };
+  const origin: SessionOrigin = { trustKey: prepared.trustKey, verdict: null };
   socket.on("session", (s: Buffer) => {
     latestSession.current = s;
+    SESSION_ORIGINS.set(s, origin);
   });
   const promise = new Promise<TlsSession>((resolve, reject) => {
     const onError = (err: Error) => {
@@ -189,7 +235,10 @@ export function clientHandshake(
       socket.on("error", () => {}); // replaced by the Socket's own listener at once
       try {
         socket.disableRenegotiation();
-        const verdict = verifyPeer(socket, o, peerName, target.url, "client", detailed);
+        // A resumed session brings no chain: the one its first handshake verified stands in.
+        const resumed = prepared.resumes !== undefined && socket.isSessionReused() ? prepared.resumes.verdict!.chain : undefined;
+        const verdict = verifyPeer(socket, o, peerName, target.url, "client", detailed, resumed);
+        origin.verdict = verdict;
         resolve({ stream: socket, verdict, negotiated: negotiatedOf(socket), latestSession });
       } catch (err) {
         socket.destroy();

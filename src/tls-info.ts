@@ -33,6 +33,21 @@ export interface CertificateInfo {
 }
 
 /**
+ * Why a peer certificate was accepted:
+ * - `"ca"`: its chain verified against the trusted CAs (`authorized` is true);
+ * - `"pin"`: it matched `tls.fingerprint`, which stands in for the CA (a self-signed or privately
+ *   issued certificate), or a check waived by `tls.allow` failed; `authorized` is false;
+ * - `"selfSigned"`: a self-signed leaf accepted by `tls.allowSelfSigned`; `authorized` is false;
+ * - `"none"`: nothing vouched for it (`verifyPeer: false`, or a server that asked for no certificate).
+ *
+ * @example
+ * ```ts
+ * if (socket.tls!.trust === "pin") console.log("accepted by its pinned fingerprint, not by a CA");
+ * ```
+ */
+export type TlsTrust = "ca" | "pin" | "selfSigned" | "none";
+
+/**
  * What a TLS connection negotiated.
  *
  * @example
@@ -48,10 +63,15 @@ export interface TlsInfo {
   /** The SNI name sent (client) or received (server); null when none. */
   servername: string | null;
   sessionReused: boolean;
-  /** True when the peer's chain verified (a fingerprint pin also counts). */
+  /**
+   * True only when the peer's chain verified against the trusted CAs. A certificate accepted by
+   * its fingerprint pin or by `allowSelfSigned` is not authorized: `trust` says why it was accepted.
+   */
   authorized: boolean;
-  /** Why the chain did not verify, when `authorized` is false. */
+  /** Why the chain did not verify, when `authorized` is false (e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`). */
   authorizationError: string | null;
+  /** What vouched for the peer: the CAs, a fingerprint pin, allowSelfSigned, or nothing. */
+  trust: TlsTrust;
   peerCertificate: CertificateInfo | null;
   /** The peer's chain, leaf first, as it was verified or presented. */
   peerChain: CertificateInfo[];
@@ -246,6 +266,8 @@ export interface TlsVerdict {
   authorized: boolean;
   error: string | null;
   chain: Buffer[];
+  /** Absent: "ca" when authorized, else "none". */
+  trust?: TlsTrust;
 }
 
 /** Described chains, per verdict: each certificate is parsed once per connection. */
@@ -283,6 +305,7 @@ export function tlsInfoOf(
     sessionReused: negotiated.sessionReused,
     authorized: verdict.authorized,
     authorizationError: verdict.error,
+    trust: verdict.trust ?? (verdict.authorized ? "ca" : "none"),
     peerCertificate: null, // replaced by getters below, in the same place
     peerChain: [],
     session,

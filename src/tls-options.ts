@@ -28,6 +28,23 @@ export type PemInput = string | Buffer | ReadonlyArray<string | Buffer>;
 export type Fingerprint = string | readonly string[] | { md5?: string; sha1?: string; sha256?: string };
 
 /**
+ * A check that `tls.allow` waives for the certificate pinned by `tls.fingerprint`:
+ * - `"expired"`: CERT_HAS_EXPIRED, CERT_NOT_YET_VALID;
+ * - `"revoked"`: CERT_REVOKED, and UNABLE_TO_GET_CRL (no CRL covers a self-signed certificate);
+ * - `"weakKey"`: EE_KEY_TOO_SMALL, CA_KEY_TOO_SMALL (a key below `securityLevel`);
+ * - `"weakSignature"`: CA_MD_TOO_WEAK (an MD5 or SHA-1 signature).
+ *
+ * @example
+ * ```ts
+ * await connect("tls://legacy.lan:443", { tls: { fingerprint, allow: ["expired"] } });
+ * ```
+ */
+export type TlsAllowance = "expired" | "revoked" | "weakKey" | "weakSignature";
+
+/** Every TlsAllowance, for validation and messages. */
+export const TLS_ALLOWANCES: readonly TlsAllowance[] = ["expired", "revoked", "weakKey", "weakSignature"];
+
+/**
  * A certificate and key for one server name (`sniCertificates`).
  *
  * @example
@@ -78,9 +95,23 @@ export interface TlsOptions extends CertificateAndKey {
   maxVersion?: SecureVersion;
   /** ALPN protocols, most preferred first. */
   alpn?: readonly string[];
-  /** Pin the peer certificate: a match accepts it without a CA, a mismatch is ERR_TLS_FINGERPRINT. */
+  /**
+   * Pin the peer certificate; a mismatch is ERR_TLS_FINGERPRINT. A pin narrows trust and never
+   * widens it: a match stands in for the CA (so a self-signed certificate can be pinned), but
+   * expiry, revocation (with `crl`), key size and signature digest still apply unless `allow`
+   * names the exception. A certificate accepted by its pin alone has `authorized: false`,
+   * `trust: "pin"`.
+   */
   fingerprint?: Fingerprint;
-  /** Pin the peer key: base64 SHA-256 of its SubjectPublicKeyInfo (any one must match). */
+  /**
+   * Checks waived for the certificate pinned by `fingerprint` (requires it), each named:
+   * `"expired"`, `"revoked"`, `"weakKey"`, `"weakSignature"`. Nothing is waived by default.
+   */
+  allow?: readonly TlsAllowance[];
+  /**
+   * Pin the peer key: base64 SHA-256 of its SubjectPublicKeyInfo (any one must match). A key pin
+   * only narrows: the chain must verify against the CAs as well.
+   */
   spkiPins?: readonly string[];
   /** OpenSSL security level (default 2: at least 112-bit security, so RSA-1024 is refused). */
   securityLevel?: number;
@@ -106,7 +137,7 @@ const NO_TLS_OPTIONS: TlsOptions = Object.freeze({});
 
 const TLS_KEYS = new Set<string>([
   "verifyPeer", "verifyPeerName", "allowSelfSigned", "peerName", "sni", "ca", "caFile", "caPath",
-  "crl", "ciphers", "cipherSuites", "minVersion", "maxVersion", "alpn", "fingerprint", "spkiPins",
+  "crl", "ciphers", "cipherSuites", "minVersion", "maxVersion", "alpn", "fingerprint", "allow", "spkiPins",
   "securityLevel", "verifyDepth", "session", "sniCertificates", "requestCert", "handshakeTimeout",
   "honorCipherOrder", "noTicket", "cert", "key", "certFile", "keyFile", "passphrase",
 ]);
@@ -171,6 +202,15 @@ export function validateTlsOptions(options: unknown, url?: string): TlsOptions {
     throw invalid("spkiPins must be base64 SHA-256 digests (44 characters ending in '=')", url);
   }
   if (o.fingerprint !== undefined) normaliseFingerprints(o.fingerprint as Fingerprint, url);
+  if (o.allow !== undefined) {
+    if (!(Array.isArray(o.allow) && o.allow.every((a) => (TLS_ALLOWANCES as readonly unknown[]).includes(a)))) {
+      throw invalid(`allow must be an array of ${TLS_ALLOWANCES.map((a) => `"${a}"`).join(", ")}`, url);
+    }
+    // An exception without a pin would accept what no one vouched for.
+    if (o.allow.length > 0 && o.fingerprint === undefined) {
+      throw invalid("allow waives checks only for the certificate pinned by tls.fingerprint; give tls.fingerprint too", url);
+    }
+  }
   if (o.sniCertificates !== undefined) {
     if (o.sniCertificates === null || typeof o.sniCertificates !== "object") throw invalid("sniCertificates must map server names to { cert, key }", url);
     for (const [name, entry] of Object.entries(o.sniCertificates)) {
@@ -253,6 +293,22 @@ export function loadCa(o: TlsOptions, url?: string): Array<string | Buffer> | un
     }
   }
   return out.length > 0 ? out : undefined;
+}
+
+/**
+ * Reads every file the options name (`caFile`, each file of `caPath`, `certFile`, `keyFile`)
+ * and throws ERR_INVALID_OPTION for the first that cannot be read: for callers that check
+ * before any I/O and load again later (a STARTTLS upgrade prepares once its dialogue is done).
+ *
+ * @example
+ * ```ts
+ * checkTlsFiles({ caFile: "/nonexistent/ca.pem" }, "tcp://mail.example:25");
+ * // throws "address tcp://mail.example:25: tls.caFile: cannot read /nonexistent/ca.pem: no such file or directory (ERR_INVALID_OPTION)"
+ * ```
+ */
+export function checkTlsFiles(o: TlsOptions, url?: string): void {
+  if (o.caFile !== undefined || o.caPath !== undefined) loadCa(o, url);
+  if (o.certFile !== undefined || o.keyFile !== undefined) loadCertificate(o, url);
 }
 
 /**

@@ -7,8 +7,9 @@
 import { createHash, X509Certificate } from "node:crypto";
 import tls, { type TLSSocket } from "node:tls";
 import { socketError, type SocketError } from "./errors.js";
-import { peerCertificateOfSession, peerChainOf, type TlsVerdict } from "./tls-info.js";
-import { loadCa, normaliseFingerprints, type TlsOptions } from "./tls-options.js";
+import { chainProblem, withoutPartialWildcards } from "./tls-chain.js";
+import { peerCertificateOfSession, peerChainOf, type TlsTrust, type TlsVerdict } from "./tls-info.js";
+import { loadCa, normaliseFingerprints, type TlsAllowance, type TlsOptions } from "./tls-options.js";
 
 /**
  * The peer leaf inside an offered session, parsed once per session Buffer: resuming
@@ -75,6 +76,7 @@ export function verifyPeer(
   peerUrl: string | (() => string),
   side: "client" | "server",
   detailed?: tls.DetailedPeerCertificate,
+  resumedChain?: Buffer[],
 ): TlsVerdict {
   // Servers pass a function: the peer's URL costs a syscall and only errors need it.
   const url = typeof peerUrl === "string" ? () => peerUrl : peerUrl;
@@ -84,7 +86,7 @@ export function verifyPeer(
   const peer = detailed ?? (socket.getPeerCertificate(true) as tls.DetailedPeerCertificate | Record<string, never>);
   // A resumed client session carries only the leaf; read it from the offered session, once.
   const offered = side === "client" && o.session !== undefined ? sessionLeaf(o.session) : undefined;
-  const chain = peerChainOf(socket, peer, offered === undefined ? undefined : () => offered.der);
+  const chain = resumedChain ?? peerChainOf(socket, peer, offered === undefined ? undefined : () => offered.der);
   const leafDer = chain[0];
   if (leafDer === undefined) {
     if (verifyChain && (side === "client" || o.requestCert)) {
@@ -94,7 +96,8 @@ export function verifyPeer(
   }
   // The leaf is parsed only when a check needs more than Node's certificate object.
   const fromNode = "raw" in peer && peer.raw === leafDer ? peer : undefined;
-  const fromSession = offered !== undefined && offered.der === leafDer ? offered : undefined;
+  // The same leaf as the offered session's (by bytes, when the chain is the first handshake's): its parse is shared.
+  const fromSession = offered !== undefined && offered.der !== undefined && (offered.der === leafDer || offered.der.equals(leafDer)) ? offered : undefined;
   let parsed: X509Certificate | undefined;
   const leaf = (): X509Certificate => {
     if (parsed !== undefined) return parsed;
@@ -119,18 +122,34 @@ export function verifyPeer(
         `the certificate's key (SPKI sha256 ${spki}) matches none of tls.spkiPins`, { reason: "SPKI_PIN_MISMATCH" });
     }
   }
-  let authorized = socket.authorized || pinned;
+  // `authorized` is OpenSSL's verdict on the chain against the trusted CAs, and nothing else:
+  // a pin or allowSelfSigned may accept a certificate, but `trust` says which did.
+  const authorized = socket.authorized;
   const raw = socket.authorizationError as unknown;
-  let error: string | null = socket.authorized ? null : typeof raw === "string" ? raw : (raw as { code?: string } | null)?.code ?? String(raw);
+  let error: string | null = authorized ? null : typeof raw === "string" ? raw : (raw as { code?: string } | null)?.code ?? String(raw);
+  let trust: TlsTrust = authorized ? "ca" : "none";
   if (verifyChain && !authorized) {
-    if (error === "UNSPECIFIED" && weakKey(leaf(), o.securityLevel ?? 2)) error = "EE_KEY_TOO_SMALL";
-    if (o.allowSelfSigned && error === "DEPTH_ZERO_SELF_SIGNED_CERT") {
-      authorized = true;
+    let reason = error ?? "UNKNOWN";
+    let text: string | undefined;
+    if (reason === "UNSPECIFIED" || reason === "INVALID_PURPOSE" || reason === "PATH_LENGTH_EXCEEDED") {
+      // Node names only some of OpenSSL's verify codes (UNSPECIFIED for the rest), and OpenSSL
+      // reports the last failure it found: a CA:FALSE issuer ends as INVALID_PURPOSE (it fails the
+      // CA purpose too). The certificates tell which it was; an unnamed code takes any finding.
+      const problem = chainProblem(chain, trustedCas(o), o.securityLevel ?? 2, reason === "UNSPECIFIED" ? {} : { expiry: false, keySize: false, signatures: false });
+      if (problem !== undefined && (reason === "UNSPECIFIED" || problem.reason === "INVALID_CA")) ({ reason, text } = problem);
+    }
+    error = reason;
+    if (o.allowSelfSigned && reason === "DEPTH_ZERO_SELF_SIGNED_CERT") {
+      trust = "selfSigned";
     } else {
-      const reason = error ?? "UNKNOWN";
-      const text = reason === "UNABLE_TO_VERIFY_LEAF_SIGNATURE" ? unverifiedLeafText(leaf(), o)
-        : CERT_TEXT[reason] ?? `the certificate did not verify: OpenSSL reports ${reason}`;
-      throw certError(url(), reason, text);
+      const refusal = pinned ? pinRefusal(reason, chain, o) : { reason, text };
+      if (refusal === null) {
+        trust = "pin";
+      } else {
+        const why = refusal.reason;
+        throw certError(url(), why, refusal.text ?? (why === "UNABLE_TO_VERIFY_LEAF_SIGNATURE" ? unverifiedLeafText(leaf(), o)
+          : CERT_TEXT[why] ?? `the certificate did not verify: OpenSSL reports ${why}`));
+      }
     }
   }
   if (verifyChain) {
@@ -151,21 +170,61 @@ export function verifyPeer(
     if (!san) {
       throw certError(url(), "NO_SAN", `the certificate has no subjectAltName; names in the CN are not accepted (RFC 9525): ${oneLine(leaf().subject)}`);
     }
-    const mismatch = tls.checkServerIdentity(peerName, { subject: {}, subjectaltname: san } as tls.PeerCertificate);
+    // Node's check accepts partial wildcards (f*.example.com); RFC 9525 does not: they are dropped.
+    const { san: usable, dropped } = withoutPartialWildcards(san);
+    const mismatch = tls.checkServerIdentity(peerName, { subject: {}, subjectaltname: usable } as tls.PeerCertificate);
     if (mismatch) {
+      const partial = dropped.length === 0 ? ""
+        : `; ${dropped.join(", ")} ${dropped.length === 1 ? "is a partial wildcard" : "are partial wildcards"}, which RFC 9525 forbids (a wildcard must be the whole left-most label, *.example.com)`;
       throw certError(url(), (mismatch as { code?: string }).code ?? "ERR_TLS_CERT_ALTNAME_INVALID",
-        `the certificate is not valid for ${peerName}: it names ${san}`, mismatch);
+        `the certificate is not valid for ${peerName}: it names ${san}${partial}`, mismatch);
     }
   }
-  return { authorized, error, chain };
+  return { authorized, error, chain, trust };
 }
 
-/** OpenSSL reports a leaf key below the security level without a name Node knows. */
-function weakKey(leaf: X509Certificate, level: number): boolean {
-  const minRsaBits = [0, 1024, 2048, 3072, 7680, 15360][level] ?? 2048;
-  const type = leaf.publicKey.asymmetricKeyType;
-  const bits = leaf.publicKey.asymmetricKeyDetails?.modulusLength;
-  return (type === "rsa" || type === "rsa-pss" || type === "dsa") && bits !== undefined && bits < minRsaBits;
+/**
+ * OpenSSL's verify codes that only say no trusted CA vouches for the chain: a matching
+ * fingerprint pin stands in for that CA. OpenSSL finds them while building the chain, its first
+ * step; with Node's callback it goes on and reports the last failure, so one of these means
+ * every later check (key size, revocation, signatures, validity) passed.
+ */
+const UNTRUSTED = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+]);
+
+/** The verify codes each `tls.allow` entry waives. */
+const WAIVES: Record<TlsAllowance, readonly string[]> = {
+  expired: ["CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID"],
+  revoked: ["CERT_REVOKED", "UNABLE_TO_GET_CRL"],
+  weakKey: ["EE_KEY_TOO_SMALL", "CA_KEY_TOO_SMALL"],
+  weakSignature: ["CA_MD_TOO_WEAK"],
+};
+
+/**
+ * Whether a certificate that matched its fingerprint pin is still refused, and why (null: the
+ * pin accepts it). A pin only replaces the CA: every other failure stands unless `tls.allow`
+ * names it. OpenSSL reports one failure, the last it found, so when an allowed one is reported
+ * the earlier checks are run here on the certificates themselves; revocation, which they cannot
+ * show, is refused outright when a CRL was given and OpenSSL checked it before the reported failure.
+ */
+function pinRefusal(reason: string, chain: readonly Buffer[], o: TlsOptions): { reason: string; text?: string } | null {
+  const allow = o.allow ?? [];
+  const waived = (name: TlsAllowance) => allow.includes(name);
+  const allowance = (Object.keys(WAIVES) as TlsAllowance[]).find((name) => WAIVES[name].includes(reason));
+  if (!UNTRUSTED.has(reason) && (allowance === undefined || !waived(allowance))) {
+    return { reason, text: `${CERT_TEXT[reason] ?? `the certificate did not verify: OpenSSL reports ${reason}`}, and a fingerprint pin does not waive that`
+      + (allowance === undefined ? "" : ` (tls.allow: ["${allowance}"] would)`) };
+  }
+  const problem = chainProblem(chain, [], o.securityLevel ?? 2, {
+    expiry: !waived("expired"), keySize: !waived("weakKey"), signatures: !waived("weakSignature"),
+  });
+  if (problem !== undefined) return problem;
+  if ((allowance === "expired" || allowance === "weakSignature") && o.crl !== undefined && !waived("revoked")) {
+    return { reason, text: `${CERT_TEXT[reason]}; tls.allow waives it, but OpenSSL reports one failure per chain, so a revocation behind it cannot be ruled out with tls.crl given` };
+  }
+  return null;
 }
 
 /** A distinguished name as Node prints it (one attribute a line), on one line. */

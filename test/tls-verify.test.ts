@@ -57,6 +57,18 @@ async function accepts(url: string, tls: TlsOptions, extra: Omit<ConnectOptions,
   }
 }
 
+/** Connects; the certificate is accepted without a CA verifying it (authorized false). */
+async function acceptsUnauthorized(url: string, tls: TlsOptions): Promise<TlsInfo> {
+  const socket = await connect(url, { timeout: 5000, tls });
+  try {
+    const info = socket.tls!;
+    assert.equal(info.authorized, false);
+    return info;
+  } finally {
+    socket.destroy();
+  }
+}
+
 /** Connects and expects the handshake/verification to fail with `code` (and `reason`) in phase tls. */
 function refuses(
   url: string,
@@ -224,9 +236,10 @@ describe("tls verification: each bad certificate, and what legitimately accepts 
       const url = `tls://127.0.0.1:${port}`;
       const err = await refuses(url, ca, "ERR_TLS_CERT", "DEPTH_ZERO_SELF_SIGNED_CERT");
       assert.match(err.message, /self-signed/);
-      await accepts(url, { ...ca, allowSelfSigned: true });
+      // Accepted, but not authorized: no CA verified it, and `trust` says what did (issue 11).
+      assert.equal((await acceptsUnauthorized(url, { ...ca, allowSelfSigned: true })).trust, "selfSigned");
       await accepts(url, { ca: pki.selfSigned.cert });
-      await accepts(url, { ...ca, fingerprint: digest("sha256", pki.selfSigned.cert) });
+      assert.equal((await acceptsUnauthorized(url, { ...ca, fingerprint: digest("sha256", pki.selfSigned.cert) })).trust, "pin");
       // allowSelfSigned does not switch off the name check.
       await refuses(url, { ...ca, allowSelfSigned: true, peerName: "other.example" }, "ERR_TLS_CERT", "ERR_TLS_CERT_ALTNAME_INVALID");
     });
@@ -339,8 +352,8 @@ describe("tls verification: fingerprints and SPKI pins", () => {
       await accepts(url, { ca: pki.caBundle, fingerprint: { sha256 } });
       await accepts(url, { ca: pki.caBundle, fingerprint: { sha256: colons(sha256).toUpperCase(), md5 } });
       await accepts(url, { ca: pki.caBundle, fingerprint: [sha256, sha1, colons(md5)] });
-      // A matching pin accepts the certificate without any CA.
-      await accepts(url, { fingerprint: sha256 });
+      // A matching pin accepts the certificate without any CA (not authorized: trust "pin").
+      assert.equal((await acceptsUnauthorized(url, { fingerprint: sha256 })).trust, "pin");
     });
   });
 

@@ -74,11 +74,18 @@ async function open(
   if (o.starttls === undefined) {
     return { socket: await connect(url, { timeout: o.timeout, ...(o.tls === undefined ? {} : { tls: o.tls }) }), transcript: null };
   }
+  // --ca/--cert/--key files are read before the connection exists (exit 2, nothing to close).
+  if (o.tls !== undefined) (await import("../tls-options.js")).checkTlsFiles(o.tls, url);
   const socket = await connect(url, { timeout: o.timeout });
   const left = o.timeout === 0 ? undefined : Math.max(1, Math.ceil(o.timeout - (performance.now() - started)));
   const { negotiateStartTls } = await import("../starttls/index.js");
-  const result = await negotiateStartTls(socket, o.starttls, { tls: o.tls ?? {}, ...(left === undefined ? {} : { timeout: left }) });
-  return { socket, transcript: result.transcript };
+  try {
+    const result = await negotiateStartTls(socket, o.starttls, { tls: o.tls ?? {}, ...(left === undefined ? {} : { timeout: left }) });
+    return { socket, transcript: result.transcript };
+  } catch (err) {
+    socket.destroy(); // an open socket would keep the command from exiting
+    throw err;
+  }
 }
 
 const LF = 0x0a;

@@ -16,6 +16,8 @@ import {
   COMMON_FLAGS, isTlsTransport, oneUrl, parseFlags, pinnedVersions, starttlsFlag, timeoutFlag, TLS_FLAGS, tlsOptionsFromFlags,
 } from "./flags.js";
 import { painter, useColour } from "./output.js";
+import { prepareClient } from "../tls-client.js";
+import { validateTlsOptions } from "../tls-options.js";
 import { certificateJson, formatProbe, rounded, type ProbeReport } from "./probe-report.js";
 
 const FLAGS = { ...COMMON_FLAGS, ...TLS_FLAGS, starttls: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" } } as const;
@@ -48,6 +50,11 @@ export async function probeCommand(argv: string[]): Promise<number> {
     tls: tlsOptionsFromFlags("probe", values, address, starttls !== undefined) ?? {},
     secure: starttls !== undefined || isTlsTransport(address.transport),
   };
+  // Files named by --ca, --cert, --key are read before any connection: an unreadable one is
+  // ERR_INVALID_OPTION (exit 2) with no report of a connection that should not have been made.
+  if (plan.secure) {
+    prepareClient(validateTlsOptions(plan.tls, plan.url), { host: "host" in address ? address.host : "localhost", transport: "tls", url: plan.url });
+  }
   const result = await probe(plan);
   if (values.json) process.stdout.write(JSON.stringify(rounded(result.report), null, 2) + "\n");
   else if (result.report.connected) process.stdout.write(formatProbe(result.report, painter(useColour(process.stdout))));

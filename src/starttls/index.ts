@@ -7,7 +7,7 @@ import { Deadline } from "../deadline.js";
 import { invalidOption, SocketError, socketError } from "../errors.js";
 import { DEFAULT_MAX_LINE } from "../reader.js";
 import { UPGRADE, type Socket } from "../socket.js";
-import { validateTlsOptions } from "../tls-options.js";
+import { checkTlsFiles, validateTlsOptions } from "../tls-options.js";
 import { Dialogue } from "./dialogue.js";
 import { PROTOCOLS } from "./registry.js";
 import {
@@ -73,6 +73,8 @@ export function negotiateStartTls(
   let checked: StartTlsNegotiationOptions;
   try {
     checked = validateStartTlsOptions(protocol, options);
+    // Unreadable CA or certificate files fail now, before a line of the dialogue is sent.
+    if (checked.tls !== undefined) checkTlsFiles(checked.tls, socket.url);
   } catch (err) {
     return Promise.reject(err);
   }
