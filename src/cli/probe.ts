@@ -11,11 +11,13 @@ import {
   connect, formatAddress, negotiateStartTls, SocketError,
   type Address, type Lookup, type StartTlsProtocol, type TlsOptions,
 } from "../index.js";
+import { checkTransport } from "../address.js";
+import { validateTlsOptions, versionRange } from "../tls-options.js";
 import { bareMessage, messageWithoutCode, report, UsageError, withTarget } from "./errors.js";
 import {
   COMMON_FLAGS, isTlsTransport, oneUrl, parseFlags, pinnedVersions, starttlsFlag, timeoutFlag, TLS_FLAGS, tlsOptionsFromFlags,
 } from "./flags.js";
-import { painter, useColour } from "./output.js";
+import { painter, useColour, visibleJson } from "./output.js";
 import { certificateJson, formatProbe, rounded, type ProbeReport } from "./probe-report.js";
 
 const FLAGS = { ...COMMON_FLAGS, ...TLS_FLAGS, starttls: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" } } as const;
@@ -40,16 +42,22 @@ export async function probeCommand(argv: string[]): Promise<number> {
   if (starttls !== undefined && address.transport !== "tcp" && address.transport !== "unix") {
     throw new UsageError(`--starttls upgrades a plaintext connection: use tcp://, not ${address.transport}://`, "probe");
   }
+  const url = formatAddress(address);
+  // What connect() would refuse before any I/O, refused here too: probe connects in plaintext
+  // and upgrades, so without these checks sslv2:// and sslv3:// would be probed in plaintext and
+  // a tlsv1.0:// pin found wanting only after the connection.
+  checkTransport(address, url);
   const plan: Plan = {
-    url: formatAddress(address),
+    url,
     address,
     starttls,
     timeout: timeoutFlag("probe", values.timeout),
     tls: tlsOptionsFromFlags("probe", values, address, starttls !== undefined) ?? {},
     secure: starttls !== undefined || isTlsTransport(address.transport),
   };
+  if (plan.secure) versionRange(address.transport, validateTlsOptions(plan.tls, url), url);
   const result = await probe(plan);
-  if (values.json) process.stdout.write(JSON.stringify(rounded(result.report), null, 2) + "\n");
+  if (values.json) process.stdout.write(visibleJson(JSON.stringify(rounded(result.report), null, 2)) + "\n");
   else if (result.report.connected) process.stdout.write(formatProbe(result.report, painter(useColour(process.stdout))));
   if (result.error !== null) return report(result.error);
   return 0;
