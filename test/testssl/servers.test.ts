@@ -168,10 +168,14 @@ function judge(name: Target, { findings, text }: { findings: Finding[]; text: st
   assert.match(finding("TLS1_3"), /offered/i);
 }
 
-/** A library server that answers each connection with a line, then closes. */
+/**
+ * A library echo server. It keeps each connection open until the client ends it: testssl.sh's
+ * renegotiation check (`echo R | openssl s_client`) counts a server that closes first as "not
+ * vulnerable", so a server that answered and closed would pass that check whatever its settings.
+ */
 async function libraryServer(leaf: Issued): Promise<Server> {
   return serveEach("tls://127.0.0.1:0", async (s) => {
-    await s.write("hello\n");
+    for await (const chunk of s) await s.write(chunk);
     await s.close();
   }, { tls: { cert: leaf.chain, key: leaf.key } });
 }
