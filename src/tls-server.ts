@@ -40,8 +40,8 @@ export function serverChecksNothing(o: TlsOptions): boolean {
 }
 
 /**
- * TLS 1.2 suites a server offers by default, strongest first (Mozilla's "intermediate" profile
- * without its DHE suites, which Node cannot use without DH parameters this API does not take):
+ * TLS 1.2 suites a server offers by default, in the order of Mozilla's "intermediate" profile
+ * (without its DHE suites, which Node cannot use without DH parameters this API does not take):
  * ECDHE key exchange only, so every session has forward secrecy (no static-RSA key exchange),
  * and AEAD ciphers only (AES-GCM, ChaCha20-Poly1305), so no CBC (Lucky13, BEAST-era padding
  * oracles) and no CCM8 (an 8-byte tag). Node's own default adds static RSA, CBC and CCM8
@@ -90,8 +90,8 @@ export function serverCiphers(o: TlsOptions): string {
 /**
  * OpenSSL options every server context sets. No renegotiation: Node allows a client to
  * renegotiate (3 times in 10 minutes) where OpenSSL 3 alone refuses, and a renegotiation costs
- * the server a full handshake per request (a CPU exhaustion lever, CVE-2011-1473) and serves
- * no client of TLS 1.2 today. TLS 1.3 has no renegotiation at all.
+ * the server a full handshake per request (a CPU exhaustion lever, CVE-2011-1473), and no
+ * TLS 1.2 client today needs it. TLS 1.3 has no renegotiation at all.
  *
  * @example
  * ```ts
