@@ -40,7 +40,72 @@ export function serverChecksNothing(o: TlsOptions): boolean {
 }
 
 /**
- * Secure-context options shared by `listen("tls://…")` and server-side `startTls`.
+ * TLS 1.2 suites a server offers by default, in the order of Mozilla's "intermediate" profile
+ * (without its DHE suites, which Node cannot use without DH parameters this API does not take):
+ * ECDHE key exchange only, so every session has forward secrecy (no static-RSA key exchange),
+ * and AEAD ciphers only (AES-GCM, ChaCha20-Poly1305), so no CBC (Lucky13, BEAST-era padding
+ * oracles) and no CCM8 (an 8-byte tag). Node's own default adds static RSA, CBC and CCM8
+ * through `HIGH`; setting `tls.ciphers` replaces this list (e.g. with node:tls's
+ * `DEFAULT_CIPHERS` for clients that predate AEAD).
+ *
+ * @example
+ * ```ts
+ * await listen("tls://127.0.0.1:0", { tls: { cert, key, ciphers: `${SERVER_TLS12_CIPHERS}:ECDHE-RSA-AES128-SHA` } });
+ * ```
+ */
+export const SERVER_TLS12_CIPHERS = [
+  "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+  "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+  "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
+
+/**
+ * TLS 1.3 suites a server offers by default: OpenSSL's own three, named so that no build's
+ * default can add TLS_AES_128_CCM_8_SHA256. `tls.cipherSuites` replaces them.
+ *
+ * @example
+ * ```ts
+ * await listen("tls://127.0.0.1:0", { tls: { cert, key, cipherSuites: "TLS_AES_256_GCM_SHA384" } });
+ * ```
+ */
+export const SERVER_TLS13_SUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+
+/**
+ * The `ciphers` string a server context gets: TLS 1.3 suites and the TLS 1.2 list in one string
+ * (Node reads TLS 1.3 suites only from `ciphers`, by their `TLS_` prefix; it ignores a
+ * `ciphersuites` key), with the security level appended.
+ *
+ * @example
+ * ```ts
+ * serverCiphers({}); // "TLS_AES_256_GCM_SHA384:…:ECDHE-ECDSA-AES128-GCM-SHA256:…:@SECLEVEL=2"
+ * ```
+ */
+export function serverCiphers(o: TlsOptions): string {
+  const tls12 = o.ciphers ?? SERVER_TLS12_CIPHERS;
+  // A caller's `ciphers` that names TLS 1.3 suites itself keeps them as given.
+  const tls13 = o.cipherSuites ?? (/(^|:)TLS_/.test(tls12) ? "" : SERVER_TLS13_SUITES);
+  return cipherList({ ...o, ciphers: tls13 === "" ? tls12 : `${tls13}:${tls12}` }, "");
+}
+
+/**
+ * OpenSSL options every server context sets. No renegotiation: Node allows a client to
+ * renegotiate (3 times in 10 minutes) where OpenSSL 3 alone refuses, and a renegotiation costs
+ * the server a full handshake per request (a CPU exhaustion lever, CVE-2011-1473), and no
+ * TLS 1.2 client today needs it. TLS 1.3 has no renegotiation at all.
+ *
+ * @example
+ * ```ts
+ * serverSecureOptions({ noTicket: true }) & crypto.constants.SSL_OP_NO_TICKET; // non-zero
+ * ```
+ */
+export function serverSecureOptions(o: TlsOptions): number {
+  return cryptoConstants.SSL_OP_NO_RENEGOTIATION | (o.noTicket ? cryptoConstants.SSL_OP_NO_TICKET : 0);
+}
+
+/**
+ * Secure-context options shared by `listen("tls://…")` and server-side `startTls`: the
+ * caller's certificate and options over the stricter server defaults (see
+ * SERVER_TLS12_CIPHERS, SERVER_TLS13_SUITES, serverSecureOptions; server cipher order).
  *
  * @example
  * ```ts
@@ -54,19 +119,23 @@ export function serverContextOptions(o: TlsOptions, transport: string, url: stri
   }
   const ca = loadCa(o, url);
   const range = versionRange(transport, o, url);
+  if ((range.maxVersion === "TLSv1" || range.maxVersion === "TLSv1.1") && o.ciphers === undefined) {
+    // TLS 1.0 and 1.1 have no AEAD suite: the default list could never complete a handshake.
+    throw invalidOption(`a ${range.maxVersion} server needs tls.ciphers: the default server suites are AEAD-only, which ${range.maxVersion} lacks`
+      + ` (e.g. tls.ciphers: "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA")`, { url });
+  }
   const contexts = sniContexts(o, url);
   return {
     ...(own as object),
     ...(ca === undefined ? {} : { ca }),
     ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
     ...range,
-    ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
-    ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
+    ciphers: serverCiphers(o),
     ...(o.alpn === undefined ? {} : { ALPNProtocols: [...o.alpn] }),
     honorCipherOrder: o.honorCipherOrder ?? true,
     requestCert: o.requestCert ?? false,
     rejectUnauthorized: (o.requestCert ?? false) && (o.verifyPeer ?? true),
-    ...(o.noTicket ? { secureOptions: cryptoConstants.SSL_OP_NO_TICKET } : {}),
+    secureOptions: serverSecureOptions(o),
     ...(contexts === null ? {} : {
       SNICallback: (name: string, done: (err: Error | null, ctx?: tls.SecureContext) => void) => done(null, pickSni(contexts, name)),
     }),
@@ -82,7 +151,10 @@ function sniContexts(o: TlsOptions, url: string): SniTable | null {
     const own = loadCertificate(entry as CertificateAndKey, url, `sniCertificates["${name}"].`);
     let context: tls.SecureContext;
     try {
-      context = tls.createSecureContext({ ...(own as object), ciphers: cipherList(o, tls.DEFAULT_CIPHERS) } as tls.SecureContextOptions);
+      // The same suites and options as the default context: SNI must not widen them.
+      context = tls.createSecureContext({
+        ...(own as object), ciphers: serverCiphers(o), secureOptions: serverSecureOptions(o),
+      } as tls.SecureContextOptions);
     } catch (err) {
       throw invalidOption(`tls.sniCertificates["${name}"]: ${detailOf(err)}`, { url, cause: err });
     }

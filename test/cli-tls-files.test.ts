@@ -1,5 +1,5 @@
 /**
- * Issue 11, item 5, from the command line: `sockurl connect` and `sockurl probe` with a --ca
+ * TLS files from the command line: `sockurl connect` and `sockurl probe` with a --ca
  * file that cannot be read exit 2 at once with one clear line, and make no connection. The
  * built CLI is spawned against a real loopback listener.
  */
@@ -10,7 +10,7 @@ import { rawServer } from "./helpers.js";
 
 after(killAll);
 
-describe("cli: unreadable TLS files (issue 11, item 5)", () => {
+describe("cli: unreadable TLS files", () => {
   const cases: Array<[string, (port: number) => string[]]> = [
     ["connect tls://", (port) => ["connect", "--ca", "/nonexistent/ca.pem", `tls://127.0.0.1:${port}`]],
     ["connect --starttls smtp", (port) => ["connect", "--starttls", "smtp", "--ca", "/nonexistent/ca.pem", `tcp://127.0.0.1:${port}`]],

@@ -1,5 +1,5 @@
 /**
- * Issue 11, item 5: TLS files (caFile, caPath, certFile, keyFile) are read before any I/O. An
+ * TLS files (caFile, caPath, certFile, keyFile) are read before any I/O. An
  * unreadable one is ERR_INVALID_OPTION in phase address, the server sees no connection (and, for
  * STARTTLS, no byte), and no descriptor is left open. Real loopback listeners, no mocks.
  */
@@ -23,7 +23,7 @@ function unreadable(dir: string): Array<[string, TlsOptions]> {
   ];
 }
 
-describe("tls files are read before any I/O (issue 11, item 5)", () => {
+describe("tls files are read before any I/O", () => {
   test("tls:// connect: an unreadable file is ERR_INVALID_OPTION, the server sees no connection, no descriptor leaks", async () => {
     const { dir, cleanup } = tempDir();
     const server = await rawServer(() => {});

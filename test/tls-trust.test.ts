@@ -1,5 +1,5 @@
 /**
- * Issue 11, client verification items 1–4: a fingerprint pin narrows trust and never widens it
+ * Client verification: a fingerprint pin narrows trust and never widens it
  * (with `tls.allow` naming each exception, and `authorized`/`trust` telling the truth); resumed
  * sessions re-checked against the current trust settings; partial wildcards refused (RFC 9525);
  * SHA-1 signatures, CA:FALSE issuers and name-constraint violations with reasons of their own.

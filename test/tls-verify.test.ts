@@ -236,7 +236,7 @@ describe("tls verification: each bad certificate, and what legitimately accepts 
       const url = `tls://127.0.0.1:${port}`;
       const err = await refuses(url, ca, "ERR_TLS_CERT", "DEPTH_ZERO_SELF_SIGNED_CERT");
       assert.match(err.message, /self-signed/);
-      // Accepted, but not authorized: no CA verified it, and `trust` says what did (issue 11).
+      // Accepted, but not authorized: no CA verified it, and `trust` says what did.
       assert.equal((await acceptsUnauthorized(url, { ...ca, allowSelfSigned: true })).trust, "selfSigned");
       await accepts(url, { ca: pki.selfSigned.cert });
       assert.equal((await acceptsUnauthorized(url, { ...ca, fingerprint: digest("sha256", pki.selfSigned.cert) })).trust, "pin");

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type Address, type DatagramTarget } from "../index.js";
-import { hostPort, writeOut } from "./output.js";
+import { hostPort, visible, writeOut } from "./output.js";
 
 /** How long the peer must stay quiet after the end of input before the command exits. */
 export const QUIET_MS = 500;
@@ -23,7 +23,7 @@ export async function connectDatagram(url: string, address: Address, o: { timeou
     const socket = await connect(url as DatagramTarget, { timeout: o.timeout, ...(dir ? { bindTo: join(dir, "client.sock") } : {}) });
     if (o.verbose) {
       const remote = socket.remote;
-      process.stderr.write(`* connected ${socket.url}${remote ? ` (${hostPort(remote)})` : ""} from ${hostPort(socket.local)}\n`);
+      process.stderr.write(`* connected ${visible(socket.url)}${remote ? ` (${hostPort(remote)})` : ""} from ${hostPort(socket.local)}\n`);
     }
     let last = performance.now();
     let failure: unknown = null;

@@ -10,7 +10,7 @@ import { throwawayCa, type CertAndKey } from "./certs.js";
 import { codeOf, UsageError } from "./errors.js";
 import { datagramEcho, smtpStartTls, streamEcho, type RoundTrip } from "./demo-servers.js";
 import { COMMON_FLAGS, parseFlags } from "./flags.js";
-import { ms, painter, table, useColour } from "./output.js";
+import { ms, painter, table, useColour, visible } from "./output.js";
 
 /** One row of the demo's table. */
 export interface DemoResult extends RoundTrip {
@@ -72,7 +72,7 @@ export function formatDemo(rows: DemoResult[], colour: boolean): string {
     r.transport, r.url, r.ok ? paint("green", "ok") : paint("red", "FAILED"), r.protocol, r.cipher, ms(r.rttMs),
   ]);
   let out = table(["transport", "url", "result", "protocol", "cipher", "rtt"], body, paint);
-  for (const r of rows) if (!r.ok) out += `${r.transport}: ${r.error}\n`;
+  for (const r of rows) if (!r.ok) out += `${r.transport}: ${visible(r.error ?? "")}\n`;
   const failed = rows.filter((r) => !r.ok).length;
   out += failed === 0
     ? `\nall ${rows.length} transports work (tls and starttls trust a throwaway root CA made for this run)\n`

@@ -3,6 +3,7 @@
  * and an exit code (2 for usage mistakes, 1 for everything else).
  */
 import { SocketError } from "../errors.js";
+import { visible } from "./output.js";
 
 /** A mistake in the command line: exit code 2. */
 export class UsageError extends Error {
@@ -103,8 +104,9 @@ export function withTarget(err: SocketError, url: string): SocketError {
  */
 export function errorLine(err: unknown): string {
   const code = codeOf(err);
-  // The line starts with the code: the message goes without it, on one line.
-  const message = messageWithoutCode(err).replace(/\s*\n\s*/g, " ");
+  // The line starts with the code: the message goes without it, on one line. It can quote a
+  // server's reply or an argument: every control character in it is escaped (see visible()).
+  const message = visible(messageWithoutCode(err).replace(/\s*\n\s*/g, " "));
   let hint = HINTS[code];
   if (err instanceof UsageError) hint = err.command ? `see: sockurl help ${err.command}` : "see: sockurl --help";
   return `sockurl: ${code}: ${message}${hint ? ` — ${hint}` : ""}`;

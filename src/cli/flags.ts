@@ -39,10 +39,36 @@ export const DEFAULT_TIMEOUT = 10_000;
  */
 export function parseFlags<O extends Spec>(command: string, argv: string[], options: O): Parsed<O> {
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(parseArgsMessage(err), command);
   }
+}
+
+/**
+ * `--timeout -1` as `--timeout=-1`: parseArgs takes a value that starts with a dash for a flag
+ * and reports the option as taking no value, which hides the real mistake (a negative number).
+ * Joined, the value reaches the flag's own check and its message.
+ */
+function joinNegativeValues(argv: string[], options: Spec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = arg.startsWith("--") ? arg.slice(2)
+      : /^-[^-]$/.test(arg) ? Object.keys(options).find((k) => options[k]!.short === arg[1]) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 function parseArgsMessage(err: unknown): string {
@@ -68,7 +94,7 @@ export function oneUrl(command: string, positionals: string[]): { url: string; a
 export function timeoutFlag(command: string, value: string | undefined, fallback = DEFAULT_TIMEOUT): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value) || Number(value) > 2 ** 31 - 1) {
-    throw new UsageError(`--timeout must be a whole number of milliseconds (0 for none), got "${value}"`, command);
+    throw new UsageError(`--timeout must be a whole number of milliseconds from 0 (no limit) to ${2 ** 31 - 1}; "${value}" is not a valid number of milliseconds`, command);
   }
   return Number(value);
 }

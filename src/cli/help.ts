@@ -103,8 +103,13 @@ Connects like a friendly openssl s_client and reports: the resolved addresses, t
 result and its reason, and the certificate chain (subject, issuer, SANs, validity with days
 left, key type and size, fingerprints). Verification is always on; when the chain does not
 verify, it is fetched again without verification only to show it, and reported as
-"verification: FAILED (reason)". Output is aligned, and coloured on a terminal (plain when
-piped or with NO_COLOR set).
+"verification: FAILED (reason)"; when no TLS session was reached (STARTTLS refused, the
+handshake failed) it says "FAILED: no TLS session (CODE: why)" and the JSON reason is null.
+Output is aligned, and coloured on a terminal (plain when piped or with NO_COLOR set). Text
+from the server (certificate names, the transcript, error messages) has every control
+character shown as an escape (\\x1b, \\x0d, …), so no server can steer the terminal; in
+JSON, DEL and C1 controls are \\u escapes as well. sslv2:// and sslv3:// are refused, and the
+URL and flags are checked before any connection, as connect() checks them.
 
 Exit status: 0 when connected and (for TLS) verified; 1 otherwise; 2 usage mistake.
 

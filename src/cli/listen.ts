@@ -9,7 +9,7 @@ import {
 import { selfSigned, LOOPBACK_NAMES } from "./certs.js";
 import { report, UsageError } from "./errors.js";
 import { COMMON_FLAGS, isTlsTransport, oneUrl, parseFlags } from "./flags.js";
-import { writeOut } from "./output.js";
+import { visible, writeOut } from "./output.js";
 
 const FLAGS = {
   ...COMMON_FLAGS,
@@ -38,7 +38,7 @@ export async function listenCommand(argv: string[]): Promise<number> {
   if (address.transport === "udp" || address.transport === "udg") return listenDatagram(url, mode);
   const server = await listen(url, tls === undefined ? {} : { tls });
   // One write, so that a reader of stderr sees the whole block at once.
-  say(`listening on ${server.url}` + (throwaway === null ? "" : [
+  say(`listening on ${visible(server.url)}` + (throwaway === null ? "" : [
     "", `certificate: throwaway self-signed for ${LOOPBACK_NAMES.join(", ")}`,
     `sha256 fingerprint: ${throwaway}`, `connect with: sockurl connect --fingerprint ${throwaway} ${server.url}`,
   ].join("\n")));
@@ -95,10 +95,11 @@ async function serve(server: Server, mode: Mode): Promise<number> {
 
 /** Echoes or prints one connection; a failure is reported and does not stop the listener. */
 async function handle(socket: Socket, mode: Mode): Promise<number> {
-  const peer = socket.url;
+  const peer = visible(socket.url);
   if (mode.verbose) {
     const tls = socket.tls;
-    say(`* connection from ${peer}${tls ? ` (${tls.protocol}, ${tls.cipher}${tls.alpn ? `, ${tls.alpn}` : ""})` : ""}`);
+    // The ALPN protocol is the client's choice: escaped like everything else from the network.
+    say(`* connection from ${peer}${tls ? ` (${tls.protocol}, ${tls.cipher}${tls.alpn ? `, ${visible(tls.alpn)}` : ""})` : ""}`);
   }
   let bytes = 0;
   try {
@@ -119,13 +120,13 @@ async function handle(socket: Socket, mode: Mode): Promise<number> {
 /** Receives datagrams until interrupted (or the first one, with --once). */
 async function listenDatagram(url: string, mode: Mode): Promise<number> {
   const socket = await listen(url as DatagramTarget);
-  say(`listening on ${socket.url}`);
+  say(`listening on ${visible(socket.url)}`);
   const stop = () => void socket.close();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
     for await (const { data, remote } of socket) {
-      if (mode.verbose) say(`* ${data.length} bytes from ${remote.family === "unix" ? remote.host || "(unbound)" : `${remote.host}:${remote.port}`}`);
+      if (mode.verbose) say(`* ${data.length} bytes from ${remote.family === "unix" ? visible(remote.host) || "(unbound)" : `${remote.host}:${remote.port}`}`);
       if (!mode.echo) await writeOut(process.stdout, data.length > 0 && data[data.length - 1] === 0x0a ? data : Buffer.concat([data, Buffer.from("\n")]));
       else if (remote.family !== "unix" || remote.host !== "") await socket.sendTo(data, remote);
       if (mode.once) break;

@@ -1,9 +1,70 @@
 /**
  * Output formatting shared by the subcommands: colour only on a TTY (never with NO_COLOR or
- * TERM=dumb; FORCE_COLOR turns it on), aligned key/value blocks, tables, durations.
+ * TERM=dumb; FORCE_COLOR turns it on), aligned key/value blocks, tables, durations, and the
+ * escaping of text that came from the network or the command line (`visible`, `visibleJson`).
  */
 import { once } from "node:events";
 import type { Writable } from "node:stream";
+
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_IN_JSON = /[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const escapeChar = (c: string): string => {
+  const n = c.charCodeAt(0);
+  return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u{${n.toString(16)}}`;
+};
+
+/**
+ * Text from a server or from an argument, made safe to print on a terminal: every C0 control
+ * (tab, CR and LF included), DEL, every C1 control, and the Unicode line separators and bidi
+ * overrides become visible escapes (`\x1b`, `\x07`, `\r`→`\x0d`, `\u{202e}`). Raw, they would
+ * let a server clear the screen, set the window title, or return the cursor and overwrite a line
+ * so that it reads "sockurl: OK". Everything the commands print goes through it except the data
+ * streams (the bytes of `connect` and `listen`, which are the user's payload).
+ *
+ * @example
+ * ```ts
+ * visible("220 \x1b[2J\x07ready\r sockurl: OK"); // "220 \\x1b[2J\\x07ready\\x0d sockurl: OK"
+ * ```
+ */
+export function visible(text: string): string {
+  return text.replace(UNSAFE, escapeChar);
+}
+
+/**
+ * Every string in `value` (deeply, through arrays and plain objects) passed through `visible`;
+ * other values as they are. For reports whose strings came from the network.
+ *
+ * @example
+ * ```ts
+ * visibleDeep({ text: "a\x1bb", n: 1 }); // { text: "a\\x1bb", n: 1 }
+ * ```
+ */
+export function visibleDeep<T>(value: T): T {
+  if (typeof value === "string") return visible(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => visibleDeep(v)) as T;
+  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, visibleDeep(v)])) as T;
+  }
+  return value;
+}
+
+/**
+ * JSON text that a terminal cannot be steered by: JSON.stringify already writes C0 controls as
+ * `\u001b`-style escapes, but leaves DEL, the C1 controls (U+009B is a one-character CSI) and
+ * the bidi overrides raw. They become `\u` escapes too: the same JSON value, parsed.
+ *
+ * @example
+ * ```ts
+ * visibleJson(JSON.stringify({ s: "\u009b2J" })); // '{"s":"\\u009b2J"}'
+ * ```
+ */
+export function visibleJson(json: string): string {
+  // C0 controls inside strings are escaped already; outside strings only the layout's own
+  // newlines and spaces occur, which stay.
+  return json.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
 
 /** Whether to colour what goes to `stream`. */
 export function useColour(stream: { isTTY?: boolean } = process.stdout): boolean {
@@ -66,8 +127,8 @@ export async function writeOut(stream: Writable, data: string | Uint8Array): Pro
   if (!stream.write(data)) await once(stream, "drain");
 }
 
-/** `host:port`, with brackets for IPv6; the path for unix endpoints. */
+/** `host:port`, with brackets for IPv6; the path for unix endpoints (a peer's path is its own choice: escaped). */
 export function hostPort(e: { host: string; port: number; family: string }): string {
-  if (e.family === "unix") return e.host || "(unnamed)";
+  if (e.family === "unix") return e.host ? visible(e.host) : "(unnamed)";
   return e.family === "IPv6" ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
 }

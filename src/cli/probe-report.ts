@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import type { CertificateInfo, Endpoint } from "../index.js";
-import { hostPort, keyValues, ms, round, type Paint } from "./output.js";
+import { hostPort, keyValues, ms, round, visibleDeep, type Paint } from "./output.js";
 import { transcriptLines } from "./summary.js";
 
 const DAY = 86_400_000;
@@ -81,6 +81,9 @@ export function rounded(r: ProbeReport): ProbeReport {
   return { ...r, timings: { resolve: f(t.resolve), connect: f(t.connect), starttls: f(t.starttls), tls: f(t.tls), total: round(t.total) } };
 }
 
+/** An error's message without its `phase target:` prefix, which the report shows already. */
+const bareDetail = (e: NonNullable<ProbeReport["error"]>): string => e.message.replace(/^[a-z]+ \S+: /, "");
+
 const date = (iso: string) => iso.replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC");
 
 function validity(c: CertificateJson, paint: Paint): string {
@@ -91,8 +94,17 @@ function validity(c: CertificateJson, paint: Paint): string {
   return `${date(c.validFrom)} → ${date(c.validTo)} (${left})`;
 }
 
-/** The human report: aligned, coloured through `paint`. */
-export function formatProbe(r: ProbeReport, paint: Paint): string {
+/**
+ * The human report: aligned, coloured through `paint`. Every string of the report is escaped
+ * first (certificate names, the transcript and error messages come from the server).
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(formatProbe(report, painter(false)));
+ * ```
+ */
+export function formatProbe(raw: ProbeReport, paint: Paint): string {
+  const r = visibleDeep(raw);
   const label = (s: string) => paint("bold", s);
   const t = r.timings;
   const timings = ([["resolve", t.resolve], ["connect", t.connect], ["starttls", t.starttls], ["tls", t.tls], ["total", t.total]] as const)
@@ -110,7 +122,10 @@ export function formatProbe(r: ProbeReport, paint: Paint): string {
   }
   const v = r.verification;
   if (v.result === "ok") rows.push(["verification", paint("green", "OK")]);
-  else if (v.result === "failed") rows.push(["verification", `${paint("red", "FAILED")} (${v.reason}: ${v.message})`]);
+  else if (v.result === "failed" && r.tls === null) {
+    // The handshake never completed (STARTTLS refused, handshake failed): nothing was verified.
+    rows.push(["verification", `${paint("red", "FAILED")}: no TLS session${r.error === null ? "" : ` (${r.error.code}: ${bareDetail(r.error)})`}`]);
+  } else if (v.result === "failed") rows.push(["verification", `${paint("red", "FAILED")} (${v.reason}: ${v.message})`]);
   const width = 16;
   let out = keyValues(rows.map(([k, val]) => [label(k), val] as const), 0, width);
   if (r.chain.length > 0) {

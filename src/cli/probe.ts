@@ -11,13 +11,14 @@ import {
   connect, formatAddress, negotiateStartTls, SocketError,
   type Address, type Lookup, type StartTlsProtocol, type TlsOptions,
 } from "../index.js";
+import { checkTransport } from "../address.js";
+import { prepareClient } from "../tls-client.js";
+import { validateTlsOptions, versionRange } from "../tls-options.js";
 import { bareMessage, messageWithoutCode, report, UsageError, withTarget } from "./errors.js";
 import {
   COMMON_FLAGS, isTlsTransport, oneUrl, parseFlags, pinnedVersions, starttlsFlag, timeoutFlag, TLS_FLAGS, tlsOptionsFromFlags,
 } from "./flags.js";
-import { painter, useColour } from "./output.js";
-import { prepareClient } from "../tls-client.js";
-import { validateTlsOptions } from "../tls-options.js";
+import { painter, useColour, visibleJson } from "./output.js";
 import { certificateJson, formatProbe, rounded, type ProbeReport } from "./probe-report.js";
 
 const FLAGS = { ...COMMON_FLAGS, ...TLS_FLAGS, starttls: { type: "string" }, timeout: { type: "string" }, json: { type: "boolean" } } as const;
@@ -42,21 +43,28 @@ export async function probeCommand(argv: string[]): Promise<number> {
   if (starttls !== undefined && address.transport !== "tcp" && address.transport !== "unix") {
     throw new UsageError(`--starttls upgrades a plaintext connection: use tcp://, not ${address.transport}://`, "probe");
   }
+  const url = formatAddress(address);
+  // What connect() would refuse before any I/O, refused here too: probe connects in plaintext
+  // and upgrades, so without these checks sslv2:// and sslv3:// would be probed in plaintext and
+  // a tlsv1.0:// pin found wanting only after the connection.
+  checkTransport(address, url);
   const plan: Plan = {
-    url: formatAddress(address),
+    url,
     address,
     starttls,
     timeout: timeoutFlag("probe", values.timeout),
     tls: tlsOptionsFromFlags("probe", values, address, starttls !== undefined) ?? {},
     secure: starttls !== undefined || isTlsTransport(address.transport),
   };
-  // Files named by --ca, --cert, --key are read before any connection: an unreadable one is
-  // ERR_INVALID_OPTION (exit 2) with no report of a connection that should not have been made.
+  // Checked before any connection: a pinned old version needs its security level, and files
+  // named by --ca, --cert, --key must be readable (ERR_INVALID_OPTION, exit 2, nothing dialled).
   if (plan.secure) {
-    prepareClient(validateTlsOptions(plan.tls, plan.url), { host: "host" in address ? address.host : "localhost", transport: "tls", url: plan.url });
+    const checked = validateTlsOptions(plan.tls, plan.url);
+    versionRange(address.transport, checked, plan.url);
+    prepareClient(checked, { host: "host" in address ? address.host : "localhost", transport: "tls", url: plan.url });
   }
   const result = await probe(plan);
-  if (values.json) process.stdout.write(JSON.stringify(rounded(result.report), null, 2) + "\n");
+  if (values.json) process.stdout.write(visibleJson(JSON.stringify(rounded(result.report), null, 2)) + "\n");
   else if (result.report.connected) process.stdout.write(formatProbe(result.report, painter(useColour(process.stdout))));
   if (result.error !== null) return report(result.error);
   return 0;
