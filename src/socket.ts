@@ -91,6 +91,8 @@ const CLOSE_FLUSH_GRACE = 10_000;
 const DEFAULT_HANDSHAKE_TIMEOUT = 60_000;
 
 const ignore = (): void => {};
+/** The empty list every Socket starts with (never added to: a Socket makes its own first). */
+const NO_WAITERS = new Waiters();
 
 /**
  * `promise`, marked as handled: awaited, it still rejects; left alone, its rejection is not an
@@ -127,8 +129,9 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
   #reader: Reader;
   #reads: ReadQueue;
   /** Writes waiting for Node's buffer to drain, and flushes waiting for the kernel to take the bytes. */
-  #writes = new Waiters();
-  #flushes = new Waiters();
+  // Most sockets never wait for either: they share one empty list until the first waiter comes.
+  #writes = NO_WAITERS;
+  #flushes = NO_WAITERS;
   #highWaterMark: number;
   #readTimeout: number;
   #writeTimeout: number;
@@ -648,6 +651,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
     if (this.#writes.length === 0) this.#stream.once("drain", Socket.#drainListener);
     const deadline = options === undefined && this.#writeTimeout === 0 ? null
       : callDeadline(options, this.#writeTimeout, this.url, "write", "the peer did not take the data");
+    if (this.#writes === NO_WAITERS) this.#writes = new Waiters();
     return handled(this.#writes.wait(deadline));
   }
 
@@ -701,6 +705,7 @@ export class Socket implements AsyncIterable<Buffer>, AsyncDisposable {
       return RESOLVED;
     }
     return new Promise((resolve, reject) => {
+      if (this.#flushes === NO_WAITERS) this.#flushes = new Waiters();
       const waiter = this.#flushes.add(deadline, resolve, reject);
       if (waiter === null) return;
       // A no-op when the waiter was settled already by a failure, a close or its deadline.
