@@ -5,23 +5,8 @@
  * failures and pinned certificates come here: a good handshake parses nothing more.
  */
 import { X509Certificate } from "node:crypto";
+import { tlv } from "./tls-info.js";
 
-/** One DER TLV at `at`: tag, where its content starts and ends. */
-function tlv(der: Uint8Array, at: number): { tag: number; start: number; end: number } | undefined {
-  if (at + 2 > der.length) return undefined;
-  const tag = der[at]!;
-  let len = der[at + 1]!;
-  let start = at + 2;
-  if (len & 0x80) {
-    const bytes = len & 0x7f;
-    if (bytes === 0 || bytes > 4 || start + bytes > der.length) return undefined;
-    len = 0;
-    for (let i = 0; i < bytes; i++) len = len * 256 + der[start + i]!;
-    start += bytes;
-  }
-  const end = start + len;
-  return end <= der.length ? { tag, start, end } : undefined;
-}
 
 /** The children of the constructed TLV `parent`. */
 function children(der: Uint8Array, parent: { start: number; end: number }): Array<{ tag: number; start: number; end: number }> {

@@ -175,8 +175,15 @@ function isTrailingRoot(last: DetailedPeerCertificate): boolean {
   return x.ca && x.subject === x.issuer;
 }
 
-/** Reads one DER TLV at `at`: tag, where its content starts and ends. */
-function tlv(der: Buffer, at: number): { tag: number; start: number; end: number } | undefined {
+/**
+ * Reads one DER TLV at `at`: tag, where its content starts and ends; undefined when malformed.
+ *
+ * @example
+ * ```ts
+ * const outer = tlv(der, 0); // the certificate's SEQUENCE
+ * ```
+ */
+export function tlv(der: Uint8Array, at: number): { tag: number; start: number; end: number } | undefined {
   if (at + 2 > der.length) return undefined;
   const tag = der[at]!;
   let len = der[at + 1]!;

@@ -86,7 +86,14 @@ describe("unix path length", () => {
   });
 });
 
-describe("abstract unix sockets (Linux)", { skip: !linux && "abstract socket names are Linux-only" }, () => {
+// Where the system has no abstract names, they are refused; on Linux the suite below runs.
+if (!linux) {
+  test("abstract socket names are refused with ERR_INVALID_ADDRESS where the system has none", async () => {
+    await rejectsWith(listen("unix://@app"), "ERR_INVALID_ADDRESS");
+  });
+}
+
+if (linux) describe("abstract unix sockets (Linux)", () => {
   test("parseAddress keeps @name, and formatAddress round-trips it", () => {
     assert.deepEqual(parseAddress("unix://@app"), { transport: "unix", path: "@app" });
     assert.equal(formatAddress(parseAddress("unix://@app")), "unix://@app");
