@@ -41,7 +41,7 @@ import { urlParseLinear } from "./url-parse.js";
 /** Every benchmark, in the order they run. Bars are DESIGN.md §6. */
 const BENCHMARKS: readonly Benchmark[] = [
   {
-    name: "tcp-bulk", unit: "bytes/s", bar: 0.95, run: tcpBulk,
+    name: "tcp-bulk", unit: "bytes/s", bar: 0.95, run: tcpBulk, reps: 15,
     description: "1 GiB client→server over 127.0.0.1 in 64 KiB writes",
   },
   {
@@ -61,7 +61,7 @@ const BENCHMARKS: readonly Benchmark[] = [
     description: "the same with a Node timer per connect deadline instead of the shared deadline clock (no bar)",
   },
   {
-    name: "udp-datagrams", unit: "datagrams/s", bar: 0.95, run: udpDatagrams,
+    name: "udp-datagrams", unit: "datagrams/s", bar: 0.95, run: udpDatagrams, reps: 15,
     description: "200,000 × 512-byte datagrams client→server, ≤64 in flight; received/s (sendMany + batches)",
   },
   {
@@ -69,7 +69,7 @@ const BENCHMARKS: readonly Benchmark[] = [
     description: "the same with one awaited send() and one for-await step per datagram (no bar)",
   },
   {
-    name: "tls-bulk", unit: "bytes/s", bar: 0.95, run: tlsBulk,
+    name: "tls-bulk", unit: "bytes/s", bar: 0.95, run: tlsBulk, reps: 15,
     description: "1 GiB client→server over TLS on 127.0.0.1 in 64 KiB writes",
   },
   {
