@@ -271,6 +271,29 @@ export function chainProblem(
 }
 
 /**
+ * The problem behind an unnamed verify code (Node's UNSPECIFIED) when the presented chain stops
+ * below its issuer: OpenSSL found the issuer the server sent but could not use it as a CA (it is
+ * CA:FALSE, or its keyUsage lacks keyCertSign, X509_check_ca's two refusals), and Node's chain
+ * linking, which asks the same question, dropped it. A chain that ends at a self-issued
+ * certificate, or at one a trusted anchor issued, has no such gap.
+ *
+ * @example
+ * ```ts
+ * unusableIssuer([leafDer], [rootCa])?.reason; // "INVALID_CA"
+ * ```
+ */
+export function unusableIssuer(chain: readonly Buffer[], anchors: readonly X509Certificate[]): ChainProblem | undefined {
+  const der = chain.at(-1);
+  if (der === undefined) return undefined;
+  const last = new X509Certificate(der);
+  if (last.issuer === last.subject || anchors.some((a) => a.subject === last.issuer && last.checkIssued(a))) return undefined;
+  return {
+    reason: "INVALID_CA",
+    text: `the issuer ${oneLine(last.issuer)} of ${oneLine(last.subject)} cannot act as a CA (it is not a CA, or its keyUsage lacks keyCertSign)`,
+  };
+}
+
+/**
  * Splits Node's subjectAltName text (`DNS:a, DNS:b, IP Address:…`) into entries; an entry Node
  * quoted (JSON, for names with commas or quotes) is unquoted.
  *

@@ -10,7 +10,7 @@ import tls, { type TLSSocket } from "node:tls";
 import { detailOf, invalidOption, SocketError, toSocketError } from "./errors.js";
 import { handshakeError, type TlsSession, type VersionRange } from "./tls-handshake.js";
 import { negotiatedOf, type TlsVerdict } from "./tls-info.js";
-import { bareName, cipherList, loadCa, loadCertificate, versionRange, type TlsOptions } from "./tls-options.js";
+import { bareName, cipherList, withTls13Suites, loadCa, loadCertificate, versionRange, type TlsOptions } from "./tls-options.js";
 import { verifyPeer } from "./tls-verify.js";
 
 /**
@@ -95,8 +95,8 @@ export function prepareClient(o: TlsOptions, target: TlsTarget): PreparedClient 
     ...(o.crl === undefined ? {} : { crl: o.crl as string | Buffer | Array<string | Buffer> }),
     ...(own as object),
     ...range,
-    ciphers: cipherList(o, tls.DEFAULT_CIPHERS),
-    ...(o.cipherSuites === undefined ? {} : { ciphersuites: o.cipherSuites }),
+    ciphers: cipherList(o.cipherSuites === undefined ? o
+      : { ...o, ciphers: withTls13Suites(o.cipherSuites, o.ciphers ?? tls.DEFAULT_CIPHERS) }, tls.DEFAULT_CIPHERS),
   } as tls.SecureContextOptions;
   const trustKey = contextKey(contextOptions);
   const secureContext = clientContext(contextOptions, trustKey);
@@ -130,7 +130,7 @@ export function prepareClient(o: TlsOptions, target: TlsTarget): PreparedClient 
  */
 const CLIENT_CONTEXTS = new Map<string, tls.SecureContext>();
 const CLIENT_CONTEXTS_MAX = 32;
-const CONTEXT_KEYS = ["ca", "crl", "cert", "key", "passphrase", "ciphers", "ciphersuites", "minVersion", "maxVersion"] as const;
+const CONTEXT_KEYS = ["ca", "crl", "cert", "key", "passphrase", "ciphers", "minVersion", "maxVersion"] as const;
 
 function contextKey(options: tls.SecureContextOptions): string {
   const hash = createHash("sha256");

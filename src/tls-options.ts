@@ -380,6 +380,22 @@ export function cipherList(o: TlsOptions, defaults: string): string {
 }
 
 /**
+ * One `ciphers` string holding TLS 1.3 `suites` and a TLS ≤ 1.2 list: Node reads TLS 1.3 suites
+ * only from `ciphers`, by their `TLS_` prefix (a `ciphersuites` key is ignored), so any `TLS_`
+ * entries of `list` give way to `suites`.
+ *
+ * @example
+ * ```ts
+ * withTls13Suites("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384:ECDHE-RSA-AES128-GCM-SHA256");
+ * // "TLS_AES_128_GCM_SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+ * ```
+ */
+export function withTls13Suites(suites: string, list: string): string {
+  const tls12 = list.split(":").filter((name) => name !== "" && !name.startsWith("TLS_")).join(":");
+  return [suites, tls12].filter((part) => part !== "").join(":");
+}
+
+/**
  * A DNS name without the trailing dot of its absolute form: SNI and name checks never carry it.
  *
  * @example

@@ -10,7 +10,7 @@ import tls from "node:tls";
 import { detailOf, invalidOption, type SocketError } from "./errors.js";
 import { handshakeError, type TlsSession } from "./tls-handshake.js";
 import { negotiatedOf, type TlsVerdict } from "./tls-info.js";
-import { bareName, cipherList, loadCa, loadCertificate, versionRange, type CertificateAndKey, type TlsOptions } from "./tls-options.js";
+import { bareName, cipherList, withTls13Suites, loadCa, loadCertificate, versionRange, type CertificateAndKey, type TlsOptions } from "./tls-options.js";
 import { verifyPeer } from "./tls-verify.js";
 
 /**
@@ -72,8 +72,7 @@ export const SERVER_TLS13_SUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305
 
 /**
  * The `ciphers` string a server context gets: TLS 1.3 suites and the TLS 1.2 list in one string
- * (Node reads TLS 1.3 suites only from `ciphers`, by their `TLS_` prefix; it ignores a
- * `ciphersuites` key), with the security level appended.
+ * (see withTls13Suites), with the security level appended.
  *
  * @example
  * ```ts
@@ -82,9 +81,10 @@ export const SERVER_TLS13_SUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305
  */
 export function serverCiphers(o: TlsOptions): string {
   const tls12 = o.ciphers ?? SERVER_TLS12_CIPHERS;
-  // A caller's `ciphers` that names TLS 1.3 suites itself keeps them as given.
-  const tls13 = o.cipherSuites ?? (/(^|:)TLS_/.test(tls12) ? "" : SERVER_TLS13_SUITES);
-  return cipherList({ ...o, ciphers: tls13 === "" ? tls12 : `${tls13}:${tls12}` }, "");
+  // A caller's `ciphers` that names TLS 1.3 suites itself keeps them, unless cipherSuites is given.
+  const ciphers = o.cipherSuites !== undefined ? withTls13Suites(o.cipherSuites, tls12)
+    : /(^|:)TLS_/.test(tls12) ? tls12 : withTls13Suites(SERVER_TLS13_SUITES, tls12);
+  return cipherList({ ...o, ciphers }, "");
 }
 
 /**

@@ -7,7 +7,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import tls, { type TLSSocket } from "node:tls";
 import { socketError, type SocketError } from "./errors.js";
-import { chainProblem, withoutPartialWildcards } from "./tls-chain.js";
+import { chainProblem, unusableIssuer, withoutPartialWildcards } from "./tls-chain.js";
 import { peerCertificateOfSession, peerChainOf, type TlsTrust, type TlsVerdict } from "./tls-info.js";
 import { loadCa, normaliseFingerprints, type TlsAllowance, type TlsOptions } from "./tls-options.js";
 
@@ -135,7 +135,9 @@ export function verifyPeer(
       // Node names only some of OpenSSL's verify codes (UNSPECIFIED for the rest), and OpenSSL
       // reports the last failure it found: a CA:FALSE issuer ends as INVALID_PURPOSE (it fails the
       // CA purpose too). The certificates tell which it was; an unnamed code takes any finding.
-      const problem = chainProblem(chain, trustedCas(o), o.securityLevel ?? 2, reason === "UNSPECIFIED" ? {} : { expiry: false, keySize: false, signatures: false });
+      const anchors = trustedCas(o);
+      const problem = chainProblem(chain, anchors, o.securityLevel ?? 2, reason === "UNSPECIFIED" ? {} : { expiry: false, keySize: false, signatures: false })
+        ?? (reason === "UNSPECIFIED" ? unusableIssuer(chain, anchors) : undefined);
       if (problem !== undefined && (reason === "UNSPECIFIED" || problem.reason === "INVALID_CA")) ({ reason, text } = problem);
     }
     error = reason;

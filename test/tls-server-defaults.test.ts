@@ -8,7 +8,7 @@ import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import tls from "node:tls";
-import { listen, SocketError, type ListenOptions, type Server, type Socket, type TlsOptions } from "../src/index.js";
+import { connect, listen, SocketError, type ListenOptions, type Server, type Socket, type TlsOptions } from "../src/index.js";
 import { serveEach } from "./cli-helpers.js";
 import { makePki, type Issued, type Pki } from "./fixtures/pki.js";
 
@@ -158,5 +158,26 @@ test("a TLS 1.0/1.1 server without tls.ciphers is refused before I/O (no AEAD su
       assert.match(err.message, /needs tls\.ciphers/);
       return true;
     });
+  }
+});
+
+test("tls.cipherSuites narrows the TLS 1.3 suites of a client and of a server", { timeout: 20_000 }, async () => {
+  const server = await tlsServer(pki.valid);
+  const restricted = await tlsServer(pki.valid, { cipherSuites: "TLS_AES_128_GCM_SHA256" });
+  try {
+    for (const suite of ["TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"]) {
+      const s = await connect(`tls://localhost:${portOf(server)}`, { tls: { ca: pki.caBundle, cipherSuites: suite } });
+      assert.equal(s.tls?.cipher, suite);
+      await s.close();
+    }
+    const plain = await handshake(restricted, {});
+    plain.socket.destroy();
+    assert.equal(plain.cipher, "TLS_AES_128_GCM_SHA256");
+    await assert.rejects(
+      connect(`tls://localhost:${portOf(restricted)}`, { tls: { ca: pki.caBundle, cipherSuites: "TLS_CHACHA20_POLY1305_SHA256" } }),
+      (err: unknown) => err instanceof SocketError && err.code === "ERR_TLS_HANDSHAKE",
+    );
+  } finally {
+    await Promise.all([server.close(), restricted.close()]);
   }
 });

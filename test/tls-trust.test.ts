@@ -58,7 +58,7 @@ function refuses(url: string, tls: TlsOptions, reason: string, extra: Omit<Conne
   return rejectsWith(connect(url, { timeout: 5000, ...extra, tls }), "ERR_TLS_CERT", { phase: "tls", reason });
 }
 
-describe("a fingerprint pin narrows trust, never widens it (item 1)", () => {
+describe("a fingerprint pin narrows trust, never widens it", () => {
   test("expired + matching pin → CERT_HAS_EXPIRED; accepted only with allow: [\"expired\"], then authorized false, trust pin", async () => {
     await serving(pki.expired, async (url) => {
       const fingerprint = sha256(pki.expired.cert);
@@ -130,7 +130,7 @@ describe("a fingerprint pin narrows trust, never widens it (item 1)", () => {
   });
 });
 
-describe("resumed sessions are re-checked against the current trust settings (item 2)", () => {
+describe("resumed sessions are re-checked against the current trust settings", () => {
   async function firstSession(url: string, tls: TlsOptions): Promise<Buffer> {
     const first = await connect(url, { timeout: 5000, tls });
     try {
@@ -170,7 +170,7 @@ describe("resumed sessions are re-checked against the current trust settings (it
   });
 });
 
-describe("partial wildcards are refused (item 3, RFC 9525 6.3)", () => {
+describe("partial wildcards are refused (RFC 9525 6.3)", () => {
   test("DNS:f*.sockurl.test does not match foo.sockurl.test; the message names the partial wildcard", async () => {
     await serving(pki.partialWildcard, async (url) => {
       const port = new URL(url.replace("tls:", "http:")).port;
@@ -186,7 +186,7 @@ describe("partial wildcards are refused (item 3, RFC 9525 6.3)", () => {
   });
 });
 
-describe("each chain failure has its own reason, read off the certificates (item 4)", () => {
+describe("each chain failure has its own reason, read off the certificates", () => {
   test("a SHA-1 signature → CA_MD_TOO_WEAK; accepted at securityLevel 0", async () => {
     await serving(pki.sha1Signed, async (url) => {
       const err = await refuses(url, ca, "CA_MD_TOO_WEAK");
@@ -199,6 +199,13 @@ describe("each chain failure has its own reason, read off the certificates (item
     await serving(pki.issuedByLeaf, async (url) => {
       const err = await refuses(url, ca, "INVALID_CA");
       assert.match(err.message, /CN=sockurl not-a-CA, O=sockurl tests is not a CA \(basicConstraints CA:FALSE\)/);
+    });
+  });
+
+  test("an issuer that may not sign certificates (CA:FALSE, no keyCertSign) → INVALID_CA", async () => {
+    await serving(pki.issuedByNonSigner, async (url) => {
+      const err = await refuses(url, ca, "INVALID_CA");
+      assert.match(err.message, /the issuer CN=sockurl non-signer, O=sockurl tests of CN=localhost cannot act as a CA/);
     });
   });
 
